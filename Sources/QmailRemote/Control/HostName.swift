@@ -1,0 +1,34 @@
+// Which host texts may be delivered to: a domain name (letters, digits, '-'
+// and '_' in labels of 1-63 bytes, 253 bytes at most, one trailing dot
+// allowed, not all-numeric at the end), a dotted IPv4 address, or [IPv4].
+
+public enum HostName {
+    public static func isDomainName(_ text: [UInt8]) -> Bool {
+        var name = text[...]
+        if name.last == UInt8(ascii: ".") { name = name.dropLast() }
+        guard !name.isEmpty, name.count <= 253 else { return false }
+        let labels = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        for label in labels {
+            guard (1...63).contains(label.count) else { return false }
+            for byte in label {
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                     UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    continue
+                default:
+                    return false
+                }
+            }
+        }
+        return !labels.last!.allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+
+    /// A host qmail-remote may be asked to deliver to.
+    public static func isDeliverable(_ text: [UInt8]) -> Bool {
+        IPAddress(literal: text) != nil || isDomainName(text)
+    }
+
+    static func lowercased(_ text: [UInt8]) -> [UInt8] {
+        text.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+    }
+}

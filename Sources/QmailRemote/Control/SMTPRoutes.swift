@@ -1,0 +1,74 @@
+// control/smtproutes: "domain:relay[:port]" lines. Matching is qmail's: the
+// host exactly, then ".suffix" keys from the longest to the shortest, then the
+// empty key (the default route), all case-insensitive. An empty relay means
+// "use MX" and still wins over the default route.
+
+public struct Route: Sendable, Equatable {
+    public enum Target: Sendable, Equatable {
+        /// Look up MX records as if there were no route.
+        case mailExchangers
+        /// An IP address, used as it is.
+        case address(IPAddress)
+        /// A name, resolved with A records only (never MX).
+        case name([UInt8])
+    }
+
+    public let target: Target
+    public let port: UInt16
+}
+
+public struct SMTPRoutes: Sendable, Equatable {
+    private var routes: [[UInt8]: Route] = [:]
+
+    public init() {}
+
+    /// Parses the file's lines. Blank lines and '#' lines are skipped; a line
+    /// without a colon, with a relay that is neither a name nor an IP, or with
+    /// a port above 65535 is an error: a broken route must not send mail
+    /// somewhere else, so the mail waits until it is fixed.
+    public init(lines: [[UInt8]], file: String = "smtproutes") throws(ControlError) {
+        for (number, line) in lines.enumerated() {
+            if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
+            func bad(_ why: String) -> ControlError { ControlError(file: file, reason: "line \(number + 1): \(why)") }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw bad("no colon") }
+            let key = HostName.lowercased(Array(line[..<colon]))
+            let rest = line[(colon + 1)...]
+            let relay: ArraySlice<UInt8>
+            var port: UInt16 = 25
+            if let second = rest.firstIndex(of: UInt8(ascii: ":")) {
+                relay = rest[..<second]
+                var value = 0
+                for byte in rest[(second + 1)...] {
+                    guard byte >= 48 && byte <= 57 else { break }
+                    value = value * 10 + Int(byte - 48)
+                    if value > 65535 { throw bad("port above 65535") }
+                }
+                port = UInt16(value)
+            } else {
+                relay = rest
+            }
+            let target: Route.Target
+            if relay.isEmpty {
+                target = .mailExchangers
+            } else if let address = IPAddress(literal: relay) {
+                target = .address(address)
+            } else if HostName.isDomainName(Array(relay)) {
+                target = .name(Array(relay))
+            } else {
+                throw bad("relay is neither a host name nor an IP address")
+            }
+            routes[key] = Route(target: target, port: port)  // a later line wins, as in qmail
+        }
+    }
+
+    /// The route for `host`, if any key matches.
+    public func route(for host: [UInt8]) -> Route? {
+        if routes.isEmpty { return nil }
+        let host = HostName.lowercased(host)
+        if let exact = routes[host] { return exact }
+        for (index, byte) in host.enumerated() where byte == UInt8(ascii: ".") {
+            if let route = routes[Array(host[index...])] { return route }
+        }
+        return routes[[]]
+    }
+}

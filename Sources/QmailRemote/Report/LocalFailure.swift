@@ -1,0 +1,66 @@
+// The catalogue: every report text this program makes up itself (as opposed
+// to texts that quote the server), each with its letter and (#x.y.z) code.
+// Classic texts are qmail-remote's to the byte; ours are marked "ours".
+
+public enum LocalFailure: Error, Sendable, Equatable {
+    case invokedImproperly
+    case unreadableControlFiles
+    case noHomeDirectory
+    case unreadableMessage
+    case outOfMemory
+    case resourcesUnavailable
+    case temporaryDNSFailure
+    case noSuchHost([UInt8])
+    case noMailExchanger
+    case listedAsBestMX
+    case partialFinalLine
+    case noConnection
+    case connectionDied(IPAddress, possibleDuplicate: Bool)
+    /// Ours: the server's reply went past ReplyReader.replyByteLimit.
+    case replyTooLong(IPAddress, possibleDuplicate: Bool)
+    /// Ours: a sender with CR, LF, NUL or another byte that cannot be sent.
+    case unsendableSender(MailboxText.Problem)
+    /// Ours: a recipient that cannot be sent; an `h` report, others go on.
+    case unsendableRecipient(MailboxText.Problem)
+    /// Ours: every recipient was unsendable, so no connection was made.
+    case noSendableRecipient
+    /// Ours: QMAILREMOTE_DNS is set but is not IP[:PORT][,...].
+    case badDNSSetting
+
+    public var report: Report {
+        switch self {
+        case .invokedImproperly: return Report(.messageFailed, "(qmail-remote) was invoked improperly. (#5.3.5)\n")
+        case .unreadableControlFiles: return Report(.messageDeferred, "Unable to read control files. (#4.3.0)\n")
+        case .noHomeDirectory: return Report(.messageDeferred, "Unable to switch to home directory. (#4.3.0)\n")
+        case .unreadableMessage: return Report(.messageDeferred, "Unable to read message. (#4.3.0)\n")
+        case .outOfMemory: return Report(.messageDeferred, "Out of memory. (#4.3.0)\n")
+        case .resourcesUnavailable: return Report(.messageDeferred, "System resources temporarily unavailable. (#4.3.0)\n")
+        case .temporaryDNSFailure: return Report(.messageDeferred, "Sorry, I couldn't find any host by that name. (#4.1.2)\n")
+        case .noSuchHost(let host):
+            return Report(.messageFailed, Array("Sorry, I couldn't find any host named ".utf8)
+                          + host.map { $0 < 33 || $0 > 126 ? UInt8(ascii: "?") : $0 } + Array(". (#5.1.2)\n".utf8))
+        case .noMailExchanger: return Report(.messageFailed, "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n")
+        case .listedAsBestMX:
+            return Report(.messageFailed, "Sorry. Although I'm listed as a best-preference MX or A for that host,\nit isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n")
+        case .partialFinalLine: return Report(.messageFailed, "SMTP cannot transfer messages with partial final lines. (#5.6.2)\n")
+        case .noConnection: return Report(.messageDeferred, "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n")
+        case .connectionDied(let ip, let duplicate):
+            return Report(.messageDeferred, "Connected to \(ip) but connection died.\(duplicate ? " Possible duplicate!" : "") (#4.4.2)\n")
+        case .replyTooLong(let ip, let duplicate):
+            return Report(.messageDeferred, "Connected to \(ip) but its reply was too long.\(duplicate ? " Possible duplicate!" : "") (#4.4.2)\n")
+        case .unsendableSender(let problem):
+            return Report(.messageFailed, "Sender address \(Self.describe(problem)). (#5.1.7)\n")
+        case .unsendableRecipient(let problem):
+            return Report(.recipientRejected, "Recipient address \(Self.describe(problem)). (#5.1.3)\n")
+        case .noSendableRecipient: return Report(.messageFailed, "No recipient address could be sent. (#5.1.3)\n")
+        case .badDNSSetting: return Report(.messageDeferred, "QMAILREMOTE_DNS is not a list of IP[:PORT]. (#4.3.0)\n")
+        }
+    }
+
+    private static func describe(_ problem: MailboxText.Problem) -> String {
+        switch problem {
+        case .controlCharacter: return "contains a line break, NUL or other control character"
+        case .unquotableCharacter: return "has a space, < or > outside the quoted local part"
+        }
+    }
+}

@@ -1,0 +1,26 @@
+// The addresses of this machine (qmail's ipme): every IPv4 address of every
+// interface, plus 0.0.0.0. Used by the best-preference MX rule only.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum LocalAddresses {
+    /// Read afresh on each call; nil when the interface list cannot be read.
+    public static func current() -> Set<IPAddress>? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return nil }
+        defer { freeifaddrs(list) }
+        var addresses: Set<IPAddress> = [.any]
+        var entry = list
+        while let current = entry {
+            if let address = current.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) {
+                _ = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    addresses.insert(IPAddress(networkOrder: $0.pointee.sin_addr.s_addr))
+                }
+            }
+            entry = current.pointee.ifa_next
+        }
+        return addresses
+    }
+}

@@ -1,0 +1,63 @@
+// How an envelope address is written inside MAIL FROM:<...> and RCPT TO:<...>:
+// the local part quoted when it is not a dot-atom (RFC 5321 4.1.2), the domain
+// as given. Also the check that refuses addresses that cannot be sent safely.
+
+public enum MailboxText {
+    /// Why an address cannot go on the wire.
+    public enum Problem: Sendable, Equatable {
+        /// CR, LF, NUL or another control byte.
+        case controlCharacter
+        /// A space, '<' or '>' in a part that is sent unquoted.
+        case unquotableCharacter
+    }
+
+    /// The address as sent between the angle brackets.
+    public static func render(_ address: [UInt8]) -> [UInt8] {
+        guard let at = address.lastIndex(of: UInt8(ascii: "@")) else { return address }
+        let local = address[..<at]
+        if isDotAtom(local) { return address }
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for byte in local {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+            out.append(byte)
+        }
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: address[at...])
+        return out
+    }
+
+    /// nil when the address can be sent; CR/LF/NUL can never reach the wire.
+    public static func problem(in address: [UInt8]) -> Problem? {
+        if address.contains(where: { $0 < 32 || $0 == 127 }) { return .controlCharacter }
+        let unquoted = address.lastIndex(of: UInt8(ascii: "@")).map { address[($0 + 1)...] } ?? address[...]
+        if unquoted.contains(where: { $0 == 32 || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }) {
+            return .unquotableCharacter
+        }
+        return nil
+    }
+
+    static func isDotAtom(_ text: ArraySlice<UInt8>) -> Bool {
+        if text.isEmpty || text.first == UInt8(ascii: ".") || text.last == UInt8(ascii: ".") { return false }
+        var previousDot = false
+        for byte in text {
+            if byte == UInt8(ascii: ".") {
+                if previousDot { return false }
+                previousDot = true
+            } else {
+                if !isAtext(byte) { return false }
+                previousDot = false
+            }
+        }
+        return true
+    }
+
+    static func isAtext(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return Array("!#$%&'*+-/=?^_`{|}~".utf8).contains(byte)
+        }
+    }
+}

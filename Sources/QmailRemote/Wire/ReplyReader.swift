@@ -1,0 +1,67 @@
+// Reads SMTP replies from a connection: lines end at LF (CRLF or bare LF),
+// a line whose fourth byte is '-' is followed by another line of the same
+// reply. It bounds what a hostile server can make us read; it does not judge
+// codes (ReplyCode does).
+
+public enum ReplyError: Error, Sendable, Equatable {
+    /// The connection closed, failed or passed its deadline mid-reply.
+    case connectionDied
+    /// The reply went on past `ReplyReader.replyByteLimit` bytes.
+    case tooLong
+}
+
+public struct ReplyReader {
+    /// The most raw bytes one reply may take, all lines together. RFC 5321
+    /// lines are at most 512 bytes; this leaves room for long EHLO lists.
+    public static let replyByteLimit = 65536
+
+    private var buffer: [UInt8]
+    private var start = 0
+    private var end = 0
+
+    public init(bufferSize: Int = 8192) {
+        buffer = [UInt8](repeating: 0, count: bufferSize)
+    }
+
+    /// Reads one whole reply.
+    public mutating func read(from connection: some Connection) throws(ReplyError) -> Reply {
+        var text: [UInt8] = []
+        var code: ReplyCode?
+        var rawCount = 0
+        while true {
+            var lineLength = 0
+            var fourth: UInt8 = 0
+            var firstThree: [UInt8] = []
+            // One line, byte by byte from the buffer, until LF.
+            while true {
+                if start == end { try fill(from: connection) }
+                let byte = buffer[start]
+                start += 1
+                rawCount += 1
+                if rawCount > Self.replyByteLimit { throw .tooLong }
+                if code == nil && lineLength < 3 && byte != 10 { firstThree.append(byte) }
+                if lineLength == 3 { fourth = byte }
+                lineLength += 1
+                if byte != 13 && text.count < Reply.textLimit { text.append(byte) }
+                if byte == 10 { break }
+            }
+            if code == nil { code = ReplyCode(firstLine: firstThree) }
+            if fourth != UInt8(ascii: "-") { break }
+        }
+        return Reply(code: code!, text: text)
+    }
+
+    private mutating func fill(from connection: some Connection) throws(ReplyError) {
+        let count: Int
+        do {
+            count = try buffer.withUnsafeMutableBytes { raw throws(TransportError) in
+                try connection.read(into: raw)
+            }
+        } catch {
+            throw .connectionDied
+        }
+        if count == 0 { throw .connectionDied }
+        start = 0
+        end = count
+    }
+}
