@@ -29,7 +29,7 @@ public enum LocalFailure: Error, Sendable, Equatable {
 
     public var report: Report {
         switch self {
-        case .invokedImproperly: return Report(.messageFailed, "(qmail-remote) was invoked improperly. (#5.3.5)\n")
+        case .invokedImproperly: return Report(.messageFailed, "I (qmail-remote) was invoked improperly. (#5.3.5)\n")
         case .unreadableControlFiles: return Report(.messageDeferred, "Unable to read control files. (#4.3.0)\n")
         case .noHomeDirectory: return Report(.messageDeferred, "Unable to switch to home directory. (#4.3.0)\n")
         case .unreadableMessage: return Report(.messageDeferred, "Unable to read message. (#4.3.0)\n")
