@@ -132,6 +132,12 @@ class ScriptedSMTPServer:
     def close(self):
         self.stop_flood.set()
         try:
+            # shutdown() wakes the thread blocked in accept(); close() alone
+            # would leave the socket listening until the process ends.
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             self.sock.close()
         except OSError:
             pass

@@ -1,0 +1,99 @@
+"""Interoperability with SMTP servers nobody here wrote, started by the tests:
+Postfix's smtp-sink (what it dumps is what it received) and aiosmtpd."""
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_sink():
+    if not os.path.exists(SMTP_SINK):
+        pytest.fail("smtp-sink is not installed (apt-get install postfix); scripts/test.sh installs it")
+    dump = pathlib.Path(tempfile.mkdtemp(prefix="sink-"))
+    dump.chmod(0o777)
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    process = subprocess.Popen([SMTP_SINK, *user, "-d", f"{dump}/%Y", f"127.0.0.1:{port}", "64"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port, dump
+    process.terminate()
+    process.wait()
+    shutil.rmtree(dump)
+
+
+def test_smtp_sink_receives_the_message_byte_for_byte(home, smtp_sink):
+    port, dump = smtp_sink
+    home.control("smtproutes", f"sink.test:127.0.0.1:{port}\n")
+    message = b"Subject: interop\n\n.leading dot\nx\r.\nMAIL FROM:<evil@x>\n8bit \xc3\xa9\nlast\n"
+    out = home.run("sink.test", "sender@b.test", "one@sink.test", "two@sink.test", message=message)
+    assert out.startswith(b"r\0r\0K127.0.0.1 accepted message.\nRemote host said: 250 2.0.0 Ok")
+    time.sleep(0.3)
+    files = list(dump.iterdir())
+    assert len(files) == 1
+    dumped = files[0].read_bytes()
+    headers, _, body = dumped.partition(b"Subject: interop\n")
+    assert b"X-Helo-Args: helo.test\n" in headers
+    assert b"X-Mail-Args: <sender@b.test>\n" in headers
+    assert headers.count(b"X-Rcpt-Args:") == 2 and b"X-Rcpt-Args: <two@sink.test>\n" in headers
+    # smtp-sink undoes dot-stuffing, stores lines with LF and ends each
+    # transaction's dump with an empty line: the text came back whole.
+    assert body == b"\n.leading dot\nx\n.\nMAIL FROM:<evil@x>\n8bit \xc3\xa9\nlast\n" + b"\n"
+
+
+@pytest.fixture
+def aiosmtpd_server():
+    from aiosmtpd.controller import Controller
+
+    class Recorder:
+        def __init__(self):
+            self.envelopes = []
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.startswith("nobody@"):
+                return "550 5.1.1 no such user here"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            self.envelopes.append((session.host_name, envelope.mail_from, list(envelope.rcpt_tos),
+                                   envelope.original_content))
+            return "250 Message accepted for delivery"
+
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port, recorder
+    controller.stop()
+
+
+def test_aiosmtpd_gets_envelope_and_content(home, aiosmtpd_server):
+    port, recorder = aiosmtpd_server
+    home.control("smtproutes", f"aio.test:127.0.0.1:{port}\n")
+    message = b"Subject: aio\n\n..two dots\nend\n"
+    out = home.run("aio.test", "", "a@aio.test", "nobody@aio.test", "john doe@aio.test", message=message)
+    assert out == (b"r\0h127.0.0.1 does not like recipient.\nRemote host said: 550 5.1.1 no such user here\n\0"
+                   b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 Message accepted for delivery\n\0")
+    helo, sender, recipients, content = recorder.envelopes[0]
+    assert helo == "helo.test"
+    assert sender == "<>"  # aiosmtpd keeps the null path as written
+    assert recipients == ["a@aio.test", '"john doe"@aio.test']
+    assert content == b"Subject: aio\r\n\r\n..two dots\r\nend\r\n"
