@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Per-message cost of the qmail-remote command delivering a 1 KB message to
+# Postfix's smtp-sink on loopback, side by side in one run with smtp-source
+# -m 1 (Postfix's C client) and msmtp: wall time (hyperfine medians), CPU and
+# peak RSS (GNU time, medians), then peak RSS delivering a 100 MB message.
+# Usage: bench/cli.sh [runs]   (default 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-200}
+scripts/setup.sh bench
+export PATH="/opt/swift/usr/bin:$PATH"
+swift build -c release --product qmail-remote >/dev/null
+bin="$PWD/.build/release/qmail-remote"
+
+work=$(mktemp -d)
+trap 'kill "$sink" 2>/dev/null || true; rm -rf "$work"' EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/qmail/control" "$work/qmail/queue/lock"
+echo bench.localhost > "$work/qmail/control/me"
+echo "sink.test:127.0.0.1:$port" > "$work/qmail/control/smtproutes"
+export QMAILHOME="$work/qmail"
+user=(); [ "$(id -u)" = 0 ] && user=(-u nobody)
+/usr/sbin/smtp-sink "${user[@]}" 127.0.0.1:"$port" 256 & sink=$!
+sleep 0.5
+
+python3 - "$work/1k.eml" <<'PY'
+import sys
+body = b"From: bench@localhost\nTo: rcpt@sink.test\nSubject: bench\n\n"
+line = b"The quick brown fox jumps over the lazy dog, again and again.\n"
+while len(body) + len(line) <= 1024:
+    body += line
+open(sys.argv[1], "wb").write(body + b"x" * (1023 - len(body)) + b"\n")
+PY
+
+qmr="$bin sink.test bench@localhost rcpt@sink.test < $work/1k.eml > /dev/null"
+src="/usr/sbin/smtp-source -m 1 -s 1 -l 1024 -f bench@localhost -t rcpt@sink.test 127.0.0.1:$port"
+msm="msmtp -C /dev/null --host=127.0.0.1 --port=$port --auth=off --tls=off --from=bench@localhost rcpt@sink.test < $work/1k.eml"
+
+# Each must deliver before it is timed.
+out=$(eval "$bin sink.test bench@localhost rcpt@sink.test < $work/1k.eml" | tr '\0' '|')
+case "$out" in r\|K*) ;; *) echo "qmail-remote did not deliver: $out" >&2; exit 1 ;; esac
+eval "$src" && eval "$msm"
+
+hyperfine --warmup 20 --runs "$runs" --export-json "$work/wall.json" \
+    -n qmail-remote "$qmr" -n "smtp-source -m 1" "$src" -n msmtp "$msm" > "$work/hyperfine.txt" 2>&1
+
+# Peak RSS per run (GNU time, each client run directly, no shell in between),
+# medians over a tenth of the runs; CPU comes from hyperfine's user+system.
+measure() {
+    local name=$1; shift
+    for _ in $(seq 1 $(( runs / 10 > 10 ? runs / 10 : 10 ))); do
+        /usr/bin/time -f "%M" -o "$work/t" "$@" < "$work/1k.eml" >/dev/null
+        cat "$work/t" >> "$work/$name.rss"
+    done
+}
+measure qmr "$bin" sink.test bench@localhost rcpt@sink.test
+measure src /usr/sbin/smtp-source -m 1 -s 1 -l 1024 -f bench@localhost -t rcpt@sink.test 127.0.0.1:"$port"
+measure msm msmtp -C /dev/null --host=127.0.0.1 --port="$port" --auth=off --tls=off --from=bench@localhost rcpt@sink.test
+
+# 100 MiB of text lines (76 columns), streamed from a pipe as qmail-spawn does.
+python3 -c '
+import base64, os, sys
+out = open(sys.argv[1], "wb"); left = 100 * 1024 * 1024
+while left > 0:
+    chunk = base64.encodebytes(os.urandom(57 * 1024))[:left]
+    if len(chunk) == left: chunk = chunk[:-1] + b"\n"
+    out.write(chunk); left -= len(chunk)
+' "$work/100m.eml"
+cat "$work/100m.eml" | /usr/bin/time -f "%e %M" -o "$work/big" "$bin" sink.test bench@localhost rcpt@sink.test > "$work/big.out"
+tr '\0' '|' < "$work/big.out" | grep -q '^r|K' || { echo "100 MB delivery failed" >&2; exit 1; }
+
+python3 - "$work" <<'PY'
+import json, statistics, sys
+work = sys.argv[1]
+wall = {r["command"]: r for r in json.load(open(f"{work}/wall.json"))["results"]}
+def rss(name):
+    return statistics.median(int(l) for l in open(f"{work}/{name}.rss")) / 1024
+base = wall["smtp-source -m 1"]["median"]
+print("| client | wall median (ms) | vs smtp-source | CPU mean, user+sys (ms) | peak RSS median (MB) |")
+print("|---|---|---|---|---|")
+for label, name in [("qmail-remote", "qmr"), ("smtp-source -m 1", "src"), ("msmtp", "msm")]:
+    w = wall[label]["median"] * 1000
+    cpu = (wall[label]["user"] + wall[label]["system"]) * 1000
+    print(f"| {label} | {w:.2f} | {w / (base * 1000):.2f}x | {cpu:.2f} | {rss(name):.1f} |")
+seconds, peak = open(f"{work}/big").read().split()
+print(f"\nqmail-remote, 100 MiB message from a pipe: {float(seconds):.2f} s wall, peak RSS {int(peak) / 1024:.1f} MB")
+PY
