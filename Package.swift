@@ -1,6 +1,7 @@
 // swift-tools-version: 6.0
 // The qmail-remote package: the delivery core (QmailRemote), the drop-in
-// qmail-remote command, and the system resolver bridge (CResolv).
+// qmail-remote command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd)
+// and the C bridges (CResolv: glibc's resolver; CMicroHTTPD: libmicrohttpd).
 import PackageDescription
 
 let package = Package(
@@ -8,9 +9,20 @@ let package = Package(
     products: [
         .library(name: "QmailRemote", targets: ["QmailRemote"]),
         .executable(name: "qmail-remote", targets: ["qmail-remote"]),
+        .executable(name: "qmail-remote-httpd", targets: ["qmail-remote-httpd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            path: "Sources/CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
         .target(
             name: "QmailRemote",
             dependencies: ["CResolv"]
@@ -20,9 +32,28 @@ let package = Package(
             dependencies: ["QmailRemote"],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
+        .target(
+            name: "QmailRemoteHTTP",
+            dependencies: [
+                "QmailRemote", "CMicroHTTPD",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "qmail-remote-httpd",
+            dependencies: [
+                "QmailRemoteHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "QmailRemoteTests",
             dependencies: ["QmailRemote"]
+        ),
+        .testTarget(
+            name: "QmailRemoteHTTPTests",
+            dependencies: ["QmailRemoteHTTP"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -97,3 +97,114 @@ def dns(home):
 
 def good_conversation(final=b"250 ok\r\n"):
     return [GREETING, OK, OK, OK, GO_AHEAD, final]
+
+
+# --- the gateway -------------------------------------------------------------
+
+import json
+import signal
+import socket
+import time
+import http.client
+
+HTTPD = pathlib.Path(os.environ.get("QMAIL_REMOTE_HTTPD_BIN", ROOT / ".build" / "release" / "qmail-remote-httpd"))
+
+
+def free_port(host="127.0.0.1", family=socket.AF_INET):
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Answer:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+
+class Gateway:
+    """The real qmail-remote-httpd on a loopback port, with a qmail home."""
+
+    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True):
+        self.home = home
+        self.host = host
+        self.port = port or free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(home.path)}
+        if home.dns is not None:
+            environment["QMAILREMOTE_DNS"] = home.dns.address
+        environment.update(env or {})
+        self.log_path = home.path / f"httpd-{self.port}.log"
+        self.log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen([str(HTTPD), "--listen", listen, *args], env=environment,
+                                        stdout=subprocess.DEVNULL, stderr=self.log_file)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self):
+        for _ in range(200):
+            if self.process.poll() is not None:
+                raise RuntimeError("gateway exited: " + self.log())
+            try:
+                if self.request("GET", "/healthz").status == 200:
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("gateway did not start: " + self.log())
+
+    def connection(self, timeout=60):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        connection = self.connection(timeout)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            connection.close()
+
+    def deliver(self, payload, token=None, raw=None, **kwargs):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        body = raw if raw is not None else json.dumps(payload).encode()
+        return self.request("POST", "/v1/deliveries", body=body, headers=headers, **kwargs)
+
+    def log(self):
+        self.log_file.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_lines(self):
+        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self.log_file.close()
+        return code
+
+
+@pytest.fixture
+def gateway(home):
+    started = []
+
+    def start(*args, **options):
+        g = Gateway(home, args, **options)
+        started.append(g)
+        return g
+
+    yield start
+    for g in started:
+        if g.process.poll() is None:
+            g.process.kill()
+            g.process.wait()

@@ -2,15 +2,18 @@
 
 It sends a greeting, then one scripted reply per command line it reads; after
 a DATA that it answered below 400 it reads the message up to CRLF.CRLF and
-sends the next reply for it. It records every byte it received, so tests can
-compare the wire byte for byte. Script items: bytes (sent as they are),
-CLOSE (drop the connection), HANG (send nothing, wait for the client to go),
-("after_bytes", n, item) to act after reading n bytes of the message, or
-("flood", line) to send line forever, or ("partial", data) to send data and
-close.
+sends the next reply for it. It records every byte it received (in all, and
+per connection), so tests can compare the wire byte for byte.
+
+Script items: bytes (sent as they are), CLOSE (drop the connection), HANG
+(send nothing, wait for the client to go), ("after_bytes", n, item) to act
+after reading n bytes of the message, ("flood", line) to send line forever,
+("partial", data) to send data and close, ("sleep", seconds, data) to wait,
+then send data. With many=True every connection runs the script, at once.
 """
 import socket
 import threading
+import time
 
 CLOSE = "close"
 HANG = "hang"
@@ -22,11 +25,13 @@ class ScriptedSMTPServer:
         self.many = many
         self.stop_flood = threading.Event()
         self.received = bytearray()
+        self.transcripts = []
         self.connections = 0
+        self.lock = threading.Lock()
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
-        self.sock.listen(16)
+        self.sock.listen(128)
         self.host = host
         self.port = self.sock.getsockname()[1]
         self.done = threading.Event()
@@ -40,90 +45,24 @@ class ScriptedSMTPServer:
             except OSError:
                 self.done.set()
                 return
-            self.connections += 1
-            try:
-                self._converse(conn)
-            except OSError:
-                pass
-            finally:
-                conn.close()
-                if not self.many:
-                    self.done.set()
-                    return
-
-    def _read_until(self, conn, pending, marker):
-        while marker not in pending:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return None, pending
-            self.received += chunk
-            pending += chunk
-        index = pending.index(marker) + len(marker)
-        return pending[:index], pending[index:]
-
-    def _drain(self, conn):
-        conn.settimeout(30)
-        while True:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            self.received += chunk
-
-    def _act(self, conn, item):
-        """Returns False when the conversation is over."""
-        if item == CLOSE:
-            return False
-        if item == HANG:
-            self._drain(conn)
-            return False
-        if isinstance(item, tuple) and item[0] == "partial":
-            conn.sendall(item[1])
-            return False
-        if isinstance(item, tuple) and item[0] == "flood":
-            try:
-                while not self.stop_flood.is_set():
-                    conn.sendall(item[1])
-            except OSError:
-                pass
-            return False
-        conn.sendall(item)
-        return True
-
-    def _converse(self, conn):
-        replies = list(self.replies)
-        pending = b""
-        if not replies or not self._act(conn, replies.pop(0)):
-            return
-        last_command = b""
-        while replies:
-            if last_command.upper().startswith(b"DATA") and self._last_code < 400:
-                item = replies.pop(0)
-                if isinstance(item, tuple) and item[0] == "after_bytes":
-                    while len(pending) < item[1]:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            return
-                        self.received += chunk
-                        pending += chunk
-                    self._act(conn, item[2])
-                    return
-                # The data's own first line may be the dot: look from a line start.
-                body, pending = self._read_until(conn, b"\r\n" + pending, b"\r\n.\r\n")
-                if body is None:
-                    return
-                last_command = b""
+            with self.lock:
+                self.connections += 1
+                transcript = bytearray()
+                self.transcripts.append(transcript)
+            if self.many:
+                threading.Thread(target=self._session, args=(conn, transcript), daemon=True).start()
             else:
-                line, pending = self._read_until(conn, pending, b"\n")
-                if line is None:
-                    return
-                last_command = line
-                item = replies.pop(0)
-            if not self._act(conn, item):
+                self._session(conn, transcript)
+                self.done.set()
                 return
-            self._last_code = _code(item)
-        self._drain(conn)
 
-    _last_code = 999
+    def _session(self, conn, transcript):
+        try:
+            _Conversation(self, conn, transcript).run()
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
     def wait(self, timeout=30):
         self.done.wait(timeout)
@@ -143,7 +82,99 @@ class ScriptedSMTPServer:
             pass
 
 
+class _Conversation:
+    def __init__(self, server, conn, transcript):
+        self.server = server
+        self.conn = conn
+        self.transcript = transcript
+        self.pending = b""
+
+    def _got(self, chunk):
+        self.transcript += chunk
+        with self.server.lock:
+            self.server.received += chunk
+
+    def _recv(self):
+        chunk = self.conn.recv(65536)
+        if chunk:
+            self._got(chunk)
+        return chunk
+
+    def _read_until(self, marker, prefix=b""):
+        """Consumes pending input through marker; False at end of stream."""
+        data = prefix + self.pending
+        while marker not in data:
+            chunk = self._recv()
+            if not chunk:
+                return None
+            data += chunk
+        index = data.index(marker) + len(marker)
+        self.pending = data[index:]
+        return data[:index]
+
+    def _drain(self):
+        self.conn.settimeout(30)
+        while self._recv():
+            pass
+
+    def _act(self, item):
+        """Returns False when the conversation is over."""
+        if item == CLOSE:
+            return False
+        if item == HANG:
+            self._drain()
+            return False
+        if isinstance(item, tuple) and item[0] == "sleep":
+            time.sleep(item[1])
+            self.conn.sendall(item[2])
+            return True
+        if isinstance(item, tuple) and item[0] == "partial":
+            self.conn.sendall(item[1])
+            return False
+        if isinstance(item, tuple) and item[0] == "flood":
+            try:
+                while not self.server.stop_flood.is_set():
+                    self.conn.sendall(item[1])
+            except OSError:
+                pass
+            return False
+        self.conn.sendall(item)
+        return True
+
+    def run(self):
+        replies = list(self.server.replies)
+        if not replies or not self._act(replies.pop(0)):
+            return
+        last_command, last_code = b"", 999
+        while replies:
+            item = replies.pop(0)
+            if last_command.upper().startswith(b"DATA") and last_code < 400:
+                if isinstance(item, tuple) and item[0] == "after_bytes":
+                    while len(self.pending) < item[1]:
+                        chunk = self._recv()
+                        if not chunk:
+                            return
+                        self.pending += chunk
+                    self._act(item[2])
+                    return
+                # The data's own first line may be the dot: look from a line start.
+                if self._read_until(b"\r\n.\r\n", prefix=b"\r\n") is None:
+                    return
+                last_command = b""
+            else:
+                line = self._read_until(b"\n")
+                if line is None:
+                    return
+                last_command = line
+            if not self._act(item):
+                return
+            last_code = _code(item)
+        self._drain()
+
+
 def _code(item):
+    if isinstance(item, tuple) and item[0] == "sleep":
+        item = item[2]
     try:
         return int(item[:3])
     except (ValueError, TypeError):

@@ -1,0 +1,72 @@
+// The answer to a delivery: per-recipient outcomes in request order, each
+// delivery's exact report sequence (NULs removed), the overall outcome and
+// its HTTP status (200 / 207 / 422 / 503 with Retry-After).
+
+import QmailRemote
+
+public enum Outcome: String, Sendable {
+    case delivered, deferred, failed, mixed
+
+    init(messageLetter letter: ReportLetter) {
+        switch letter {
+        case .messageAccepted, .recipientAccepted: self = .delivered
+        case .messageDeferred, .recipientDeferred: self = .deferred
+        case .messageFailed, .recipientRejected: self = .failed
+        }
+    }
+}
+
+public struct DeliveryAnswer: Sendable {
+    public let outcome: Outcome
+    public let recipientOutcomes: [Outcome]
+    public let response: HTTPResponse
+
+    /// Seconds a client should wait before retrying deferred recipients.
+    static let retryAfterSeconds = 300
+
+    public init(recipients: [[UInt8]], results: [GroupResult]) {
+        var perRecipient = [(outcome: Outcome, host: [UInt8], report: Report)?](repeating: nil, count: recipients.count)
+        for result in results {
+            let message = result.report.messageReport
+            for (position, index) in result.recipientIndices.enumerated() {
+                if position < result.report.recipientReports.count {
+                    let report = result.report.recipientReports[position]
+                    let outcome = report.letter == .recipientAccepted ? Outcome(messageLetter: message.letter)
+                                                                      : Outcome(messageLetter: report.letter)
+                    perRecipient[index] = (outcome, result.host, report)
+                } else {
+                    perRecipient[index] = (Outcome(messageLetter: message.letter), result.host, message)
+                }
+            }
+        }
+        let rows = perRecipient.map { $0! }
+        let outcomes = rows.map(\.outcome)
+        let overall = outcomes.allSatisfy({ $0 == outcomes[0] }) ? outcomes[0] : .mixed
+
+        let recipientsJSON = JSONValue.array(zip(recipients, rows).map { address, row in
+            .object([("address", .text(address)), ("outcome", .string(row.outcome.rawValue)),
+                     ("host", .text(row.host)), ("report", .string(String(row.report.letter.character))),
+                     ("text", .text(row.report.text))])
+        })
+        let deliveriesJSON = JSONValue.array(results.map { result in
+            let reports = result.report.recipientReports + [result.report.messageReport]
+            return .object([
+                ("host", .text(result.host)),
+                ("recipients", .array(result.recipientIndices.map { .text(recipients[$0]) })),
+                ("reports", .array(reports.map {
+                    .object([("letter", .string(String($0.letter.character))), ("text", .text($0.text))])
+                })),
+            ])
+        })
+        let body = JSONValue.object([("outcome", .string(overall.rawValue)), ("recipients", recipientsJSON),
+                                     ("deliveries", deliveriesJSON)])
+        switch overall {
+        case .delivered: response = .json(200, body)
+        case .failed: response = .json(422, body)
+        case .mixed: response = .json(207, body)
+        case .deferred: response = .json(503, body, headers: [("Retry-After", String(Self.retryAfterSeconds))])
+        }
+        outcome = overall
+        recipientOutcomes = outcomes
+    }
+}

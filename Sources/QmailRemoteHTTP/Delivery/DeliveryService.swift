@@ -1,0 +1,67 @@
+// Runs the deliveries of one request through the core: admission by the
+// limiter, the control files read once per request (so edits apply without a
+// restart), one delivery per host group, groups at once on their own threads.
+
+import QmailRemote
+
+public struct GroupResult: Sendable {
+    public let host: [UInt8]
+    public let recipientIndices: [Int]
+    public let report: DeliveryReport
+    public let seconds: Double
+}
+
+public final class DeliveryService: Sendable {
+    public let limiter: DeliveryLimiter
+    public let environment: Environment
+    public let metrics: Metrics
+    /// Called with a diagnostic when the installation cannot be read.
+    let complain: @Sendable (String) -> Void
+
+    public init(limiter: DeliveryLimiter, environment: Environment, metrics: Metrics,
+                complain: @escaping @Sendable (String) -> Void) {
+        self.limiter = limiter
+        self.environment = environment
+        self.metrics = metrics
+        self.complain = complain
+    }
+
+    /// Delivers or refuses (503) when the queue is full or the gateway is stopping.
+    public func deliver(_ input: DeliveryInput, message: StoredMessage) throws(APIError) -> [GroupResult] {
+        let groups = input.groups
+        switch limiter.admit(groups.count) {
+        case .full?: throw .overloaded
+        case .shuttingDown?: throw .shuttingDown
+        case nil: break
+        }
+        let configuration: Result<Configuration, Configuration.LoadError>
+        do {
+            configuration = .success(try Configuration.load(environment: environment))
+        } catch {
+            complain(error.diagnostic)
+            configuration = .failure(error)
+        }
+        let jobs: [@Sendable () -> GroupResult] = groups.map { group in
+            { [limiter, metrics] in
+                limiter.acquire()
+                metrics.deliveryStarted()
+                let started = Clock.seconds()
+                let request = DeliveryRequest(host: group.host, sender: input.sender,
+                                              recipients: group.recipientIndices.map { input.recipients[$0] })
+                let report: DeliveryReport
+                switch configuration {
+                case .success(let configuration):
+                    report = RemoteDelivery.deliver(request, message: message.reader(), configuration: configuration)
+                case .failure(let error):
+                    report = DeliveryReport(failure: error.failure.report)
+                }
+                let seconds = Clock.seconds() - started
+                limiter.release()
+                metrics.deliveryFinished(report, seconds: seconds)
+                return GroupResult(host: group.host, recipientIndices: group.recipientIndices,
+                                   report: report, seconds: seconds)
+            }
+        }
+        return DeliveryThreads.runAll(jobs)
+    }
+}

@@ -1,0 +1,157 @@
+// The gateway's command line: flags, each with an environment variable for
+// containers (flag > environment > default), the loopback rule for running
+// without tokens, logging, signals, and the drain on SIGTERM/SIGINT.
+
+import ArgumentParser
+import Logging
+import QmailRemote
+import QmailRemoteHTTP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct GatewayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qmail-remote-httpd",
+        abstract: "Deliver mail over HTTP with qmail-remote's delivery core.",
+        discussion: """
+            POST /v1/deliveries (JSON or message/rfc822), GET /healthz, GET /metrics.
+            Control files as for qmail-remote: QMAILHOME (default /var/qmail), CONTROLDIR,
+            QMAILREMOTE_DNS. Tokens may also come from QMAIL_REMOTE_HTTPD_TOKENS (separated by
+            commas or white space). Without any token the gateway listens on loopback only.
+            """)
+
+    @Option(help: "Address and port: 127.0.0.1:8025, [::1]:8025, 0.0.0.0:8025. (env QMAIL_REMOTE_HTTPD_LISTEN, default 127.0.0.1:8025)")
+    var listen: String?
+
+    @Option(help: "File of bearer tokens, one a line. (env QMAIL_REMOTE_HTTPD_TOKEN_FILE)")
+    var tokenFile: String?
+
+    @Option(help: "Largest message in bytes; JSON bodies may be twice that plus 64 KiB. (env QMAIL_REMOTE_HTTPD_MAX_MESSAGE_BYTES, default 26214400)")
+    var maxMessageBytes: Int?
+
+    @Option(help: "Most recipients in one request. (env QMAIL_REMOTE_HTTPD_MAX_RECIPIENTS, default 100)")
+    var maxRecipients: Int?
+
+    @Option(help: "SMTP deliveries in flight at most. (env QMAIL_REMOTE_HTTPD_CONCURRENCY, default 20)")
+    var concurrency: Int?
+
+    @Option(help: "Deliveries that may wait for a slot; beyond, 503. (env QMAIL_REMOTE_HTTPD_QUEUE_LENGTH, default 200)")
+    var queueLength: Int?
+
+    @Option(help: "Seconds to let deliveries finish on SIGTERM/SIGINT. (env QMAIL_REMOTE_HTTPD_DRAIN_TIMEOUT, default 60)")
+    var drainTimeout: Int?
+
+    @Option(help: "HTTP connections at most, one thread each. (env QMAIL_REMOTE_HTTPD_MAX_CONNECTIONS, default 1024)")
+    var maxConnections: Int?
+
+    @Option(help: "Seconds an idle HTTP connection is kept. (env QMAIL_REMOTE_HTTPD_IDLE_TIMEOUT, default 60)")
+    var idleTimeout: Int?
+
+    @Option(help: "Directory for raw bodies past the spool threshold. (env QMAIL_REMOTE_HTTPD_SPOOL_DIR, default $TMPDIR or /tmp)")
+    var spoolDir: String?
+
+    @Option(help: "Raw bodies larger than this many bytes are spooled to disk. (env QMAIL_REMOTE_HTTPD_SPOOL_THRESHOLD, default 262144)")
+    var spoolThreshold: Int?
+
+    func run() throws {
+        let settings = try resolvedSettings()
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        let logger = Logger(label: "qmail-remote-httpd")
+
+        signal(SIGPIPE, SIG_IGN)
+        // Blocked before libmicrohttpd starts its threads, so they inherit the
+        // mask and the signals reach sigwait below.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let metrics = Metrics()
+        let service = DeliveryService(
+            limiter: DeliveryLimiter(limit: settings.concurrency, queueLength: settings.queueLength),
+            environment: .process, metrics: metrics,
+            complain: { logger.error("installation", metadata: ["problem": "\($0)"]) })
+        let server: MicroHTTPDServer
+        do {
+            server = try MicroHTTPDServer(endpoint: GatewayEndpoint(settings: settings, service: service), logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["listen": "\(settings.listen)", "problem": "\(error)"])
+            throw ExitCode(1)
+        }
+        logger.info("listening", metadata: [
+            "listen": "\(settings.listen)", "authentication": "\(settings.tokens.isEmpty ? "none" : "bearer")",
+            "concurrency": "\(settings.concurrency)", "queue_length": "\(settings.queueLength)",
+        ])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        let cutOff = server.drain(timeoutSeconds: settings.drainTimeoutSeconds)
+        logger.info("stopped", metadata: ["requests_cut_off": "\(cutOff)"])
+    }
+
+    private func resolvedSettings() throws -> GatewaySettings {
+        var settings = GatewaySettings()
+        let listenText = listen ?? environment("LISTEN") ?? "127.0.0.1:8025"
+        guard let address = ListenAddress(listenText) else {
+            throw ValidationError("--listen \(listenText): give IPv4:PORT, localhost:PORT or [IPv6]:PORT")
+        }
+        settings.listen = address
+        settings.maxMessageBytes = try number(maxMessageBytes, "MAX_MESSAGE_BYTES", settings.maxMessageBytes, "--max-message-bytes")
+        settings.maxRecipients = try number(maxRecipients, "MAX_RECIPIENTS", settings.maxRecipients, "--max-recipients")
+        settings.concurrency = try number(concurrency, "CONCURRENCY", settings.concurrency, "--concurrency")
+        settings.queueLength = try number(queueLength, "QUEUE_LENGTH", settings.queueLength, "--queue-length", minimum: 0)
+        settings.drainTimeoutSeconds = try number(drainTimeout, "DRAIN_TIMEOUT", settings.drainTimeoutSeconds, "--drain-timeout", minimum: 0)
+        settings.maxConnections = try number(maxConnections, "MAX_CONNECTIONS", settings.maxConnections, "--max-connections")
+        settings.idleTimeoutSeconds = try number(idleTimeout, "IDLE_TIMEOUT", settings.idleTimeoutSeconds, "--idle-timeout")
+        settings.spoolThresholdBytes = try number(spoolThreshold, "SPOOL_THRESHOLD", settings.spoolThresholdBytes, "--spool-threshold", minimum: 0)
+        settings.spoolDirectory = spoolDir ?? environment("SPOOL_DIR") ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+
+        var tokens: [String] = []
+        if let path = tokenFile ?? environment("TOKEN_FILE") {
+            let lines: [[UInt8]]?
+            do { lines = try ControlFile.lines(at: path) } catch { throw ValidationError("--token-file \(path): \(error.reason)") }
+            guard let lines else { throw ValidationError("--token-file \(path): no such file") }
+            tokens += lines.map { String(decoding: $0, as: UTF8.self).trimmedToken }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
+        if let inline = environment("TOKENS") {
+            tokens += inline.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
+        }
+        settings.tokens = tokens
+        if tokens.isEmpty && !address.isLoopback {
+            throw ValidationError("no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS to listen on \(address)")
+        }
+        return settings
+    }
+
+    private func environment(_ suffix: String) -> String? {
+        guard let raw = getenv("QMAIL_REMOTE_HTTPD_" + suffix) else { return nil }
+        let value = String(cString: raw)
+        return value.isEmpty ? nil : value
+    }
+
+    private func number(_ flag: Int?, _ suffix: String, _ fallback: Int, _ name: String, minimum: Int = 1) throws -> Int {
+        let value: Int
+        if let flag {
+            value = flag
+        } else if let text = environment(suffix) {
+            guard let parsed = Int(text) else { throw ValidationError("QMAIL_REMOTE_HTTPD_\(suffix)=\(text) is not a number") }
+            value = parsed
+        } else {
+            value = fallback
+        }
+        guard value >= minimum else { throw ValidationError("\(name) must be at least \(minimum)") }
+        return value
+    }
+}
+
+private extension String {
+    var trimmedToken: String {
+        var text = self[...]
+        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
+        while let last = text.last, last == " " || last == "\t" || last == "\r" { text = text.dropLast() }
+        return String(text)
+    }
+}
