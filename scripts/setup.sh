@@ -9,11 +9,11 @@ want=${1:-test}
 export PATH="/opt/swift/usr/bin:$PATH"
 command -v swift >/dev/null || { echo "setup: Swift is not at /opt/swift; install Swift 6.x first" >&2; exit 1; }
 
-packages=(pkg-config)
+packages=(pkg-config libmicrohttpd-dev)
 case "$want" in
     build) ;;
-    test) packages+=(postfix iproute2 util-linux) ;;
-    bench) packages+=(postfix msmtp hyperfine time) ;;
+    test) packages+=(postfix iproute2 util-linux curl) ;;
+    bench) packages+=(postfix msmtp hyperfine time wrk) ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

@@ -54,7 +54,13 @@ struct GatewayCommand: ParsableCommand {
     @Option(help: "Raw bodies larger than this many bytes are spooled to disk. (env QMAIL_REMOTE_HTTPD_SPOOL_THRESHOLD, default 262144)")
     var spoolThreshold: Int?
 
+    @Flag(help: "Check GET /healthz of the gateway at the listen address; exit 0 when it answers 200 (for container health checks).")
+    var probe = false
+
     func run() throws {
+        if probe {
+            throw ExitCode(HealthProbe.healthy(try listenAddress()) ? 0 : 1)
+        }
         let settings = try resolvedSettings()
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
         let logger = Logger(label: "qmail-remote-httpd")
@@ -94,10 +100,7 @@ struct GatewayCommand: ParsableCommand {
 
     private func resolvedSettings() throws -> GatewaySettings {
         var settings = GatewaySettings()
-        let listenText = listen ?? environment("LISTEN") ?? "127.0.0.1:8025"
-        guard let address = ListenAddress(listenText) else {
-            throw ValidationError("--listen \(listenText): give IPv4:PORT, localhost:PORT or [IPv6]:PORT")
-        }
+        let address = try listenAddress()
         settings.listen = address
         settings.maxMessageBytes = try number(maxMessageBytes, "MAX_MESSAGE_BYTES", settings.maxMessageBytes, "--max-message-bytes")
         settings.maxRecipients = try number(maxRecipients, "MAX_RECIPIENTS", settings.maxRecipients, "--max-recipients")
@@ -124,6 +127,14 @@ struct GatewayCommand: ParsableCommand {
             throw ValidationError("no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS to listen on \(address)")
         }
         return settings
+    }
+
+    private func listenAddress() throws -> ListenAddress {
+        let text = listen ?? environment("LISTEN") ?? "127.0.0.1:8025"
+        guard let address = ListenAddress(text) else {
+            throw ValidationError("--listen \(text): give IPv4:PORT, localhost:PORT or [IPv6]:PORT")
+        }
+        return address
     }
 
     private func environment(_ suffix: String) -> String? {

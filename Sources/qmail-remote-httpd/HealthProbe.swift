@@ -1,0 +1,51 @@
+// --probe: asks the gateway on its own listen address for GET /healthz and
+// exits 0 on a 200, 1 otherwise. For container health checks, so the runtime
+// image needs no HTTP client. A wildcard address is probed on loopback.
+
+import QmailRemoteHTTP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum HealthProbe {
+    static func healthy(_ listen: ListenAddress, timeoutSeconds: Int32 = 5) -> Bool {
+        let fd = socket(listen.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: Int(timeoutSeconds), tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected: Int32
+        if listen.isIPv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = listen.port.bigEndian
+            _ = inet_pton(AF_INET6, listen.host == "::" ? "::1" : listen.host, &address.sin6_addr)
+            connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = listen.port.bigEndian
+            _ = inet_pton(AF_INET, listen.host == "0.0.0.0" ? "127.0.0.1" : listen.host, &address.sin_addr)
+            connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard connected == 0 else { return false }
+        let request = Array("GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+            return false
+        }
+        var reply = [UInt8](repeating: 0, count: 64)
+        var count = 0
+        while count < 12 {
+            let got = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + count, $0.count - count, 0) }
+            if got <= 0 { break }
+            count += got
+        }
+        let status = String(decoding: reply[0..<count], as: UTF8.self)
+        return status.hasPrefix("HTTP/1.0 200") || status.hasPrefix("HTTP/1.1 200")
+    }
+}
