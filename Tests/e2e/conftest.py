@@ -180,7 +180,8 @@ class Gateway:
         return self.request("POST", "/v1/deliveries", body=body, headers=headers, **kwargs)
 
     def log(self):
-        self.log_file.flush()
+        if not self.log_file.closed:
+            self.log_file.flush()
         return self.log_path.read_text(errors="replace")
 
     def log_lines(self):
