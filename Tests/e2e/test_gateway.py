@@ -231,7 +231,8 @@ def test_health_metrics_and_logs(home, smtp, gateway):
     assert 'qmail_remote_httpd_http_requests_total{status="200"} 3' in text
     g.stop()
     requests = [line for line in g.log_lines() if line["message"] == "request"]
-    delivery = requests[0]
+    assert [r["path"] for r in requests] == ["/healthz", "/v1/deliveries", "/healthz", "/metrics"]
+    delivery = requests[1]
     assert delivery["path"] == "/v1/deliveries" and delivery["status"] == "200"
     assert delivery["sender"] == "a@b.test" and delivery["recipients"] == "1"
     assert delivery["hosts"] == ["x.test"] and delivery["outcome"] == "delivered"
