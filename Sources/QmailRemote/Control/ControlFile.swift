@@ -61,7 +61,7 @@ public enum ControlFile {
         }
         defer { _ = close(fd) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 8192)
+        var chunk = [UInt8](unsafeUninitializedCapacity: 4096) { $1 = 4096 }
         while true {
             let count = read(fd, &chunk, chunk.count)
             if count < 0 {

@@ -19,13 +19,13 @@ public struct ConnectTimeoutTable: Sendable {
 
     /// True when `address` timed out at least twice and the last time was less
     /// than about an hour ago ((60 + pid % 32) * 64 seconds, as qmail spreads it).
-    public func shouldSkip(_ address: IPAddress, now: UInt32 = Self.now(), pid: Int32 = getpid()) -> Bool {
+    public func shouldSkip(_ address: IPAddress, now: UInt32? = nil, pid: Int32? = nil) -> Bool {
         withLockedTable { table, _ in
             guard let index = Self.find(address, in: table) else { return false }
             let record = index * Self.recordSize
             guard table[record + 4] >= 2 else { return false }
             let when = Self.time(in: table, at: record)
-            return now &- when < UInt32((60 + (pid & 31)) << 6)
+            return (now ?? Self.now()) &- when < UInt32((60 + ((pid ?? getpid()) & 31)) << 6)
         } ?? false
     }
 

@@ -43,7 +43,7 @@ public struct SystemResolver: Resolver {
             cresolv_no_search(state)
         }
 
-        var answer = [UInt8](repeating: 0, count: 65536)
+        var answer = [UInt8](unsafeUninitializedCapacity: 65536) { $1 = 65536 }
         let length = (name + [0]).withUnsafeBufferPointer { cName in
             cName.withMemoryRebound(to: CChar.self) { text in
                 res_nquery(state, text.baseAddress, Int32(ns_c_in.rawValue), Int32(type), &answer, Int32(answer.count))

@@ -113,7 +113,7 @@ public struct SMTPSession {
     /// dot go out in one write. Memory stays at about two chunks.
     private func sendMessage(_ message: some MessageSource, over connection: some Connection) throws(Stop) {
         var encoder = MessageEncoder()
-        var input = [UInt8](repeating: 0, count: Self.chunkSize)
+        var input = [UInt8](unsafeUninitializedCapacity: Self.chunkSize) { $1 = Self.chunkSize }
         var output: [UInt8] = []
         output.reserveCapacity(Self.chunkSize * 2 + 8)
         while true {

@@ -69,6 +69,9 @@ public final class SocketConnection: Connection {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
+        // Wait first: a reply is rarely in yet when it is asked for, and a
+        // read that fails with EAGAIN is a system call for nothing.
+        try waitOrThrow(Int16(POLLIN))
         while true {
             let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }

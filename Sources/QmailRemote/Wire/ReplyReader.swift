@@ -19,8 +19,8 @@ public struct ReplyReader {
     private var start = 0
     private var end = 0
 
-    public init(bufferSize: Int = 8192) {
-        buffer = [UInt8](repeating: 0, count: bufferSize)
+    public init(bufferSize: Int = 4096) {
+        buffer = [UInt8](unsafeUninitializedCapacity: bufferSize) { $1 = bufferSize }
     }
 
     /// Reads one whole reply.

@@ -1,6 +1,7 @@
 // Runs the deliveries of one request through the core: admission by the
-// limiter, the control files read once per request (so edits apply without a
-// restart), one delivery per host group, groups at once on their own threads.
+// limiter, the control files (re-read at most once a second, so edits apply
+// without a restart), one delivery per host group, groups at once on their
+// own threads.
 
 import QmailRemote
 
@@ -17,6 +18,7 @@ public final class DeliveryService: Sendable {
     public let metrics: Metrics
     /// Called with a diagnostic when the installation cannot be read.
     let complain: @Sendable (String) -> Void
+    private let configurations: ConfigurationCache
 
     public init(limiter: DeliveryLimiter, environment: Environment, metrics: Metrics,
                 complain: @escaping @Sendable (String) -> Void) {
@@ -24,6 +26,7 @@ public final class DeliveryService: Sendable {
         self.environment = environment
         self.metrics = metrics
         self.complain = complain
+        self.configurations = ConfigurationCache(environment: environment)
     }
 
     /// Delivers or refuses (503) when the queue is full or the gateway is stopping.
@@ -34,13 +37,8 @@ public final class DeliveryService: Sendable {
         case .shuttingDown?: throw .shuttingDown
         case nil: break
         }
-        let configuration: Result<Configuration, Configuration.LoadError>
-        do {
-            configuration = .success(try Configuration.load(environment: environment))
-        } catch {
-            complain(error.diagnostic)
-            configuration = .failure(error)
-        }
+        let (configuration, fresh) = configurations.current()
+        if fresh, case .failure(let error) = configuration { complain(error.diagnostic) }
         let jobs: [@Sendable () -> GroupResult] = groups.map { group in
             { [limiter, metrics] in
                 limiter.acquire()

@@ -3,7 +3,6 @@
 // for containers; never carries a message body.
 
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +11,6 @@ public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
-    private static let writeLock = Mutex(())
 
     public init(label: String) { self.label = label }
 
@@ -26,15 +24,16 @@ public struct JSONLogHandler: LogHandler {
                                              ("message", .string(event.message.description))]
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() { fields.append((key, Self.json(merged[key]!))) }
+        // One write(2) per line: lines from different threads do not
+        // interleave (pipes up to PIPE_BUF, files opened for appending).
         let line = Array(JSONValue.object(fields).serialized().utf8) + [10]
-        Self.writeLock.withLock { _ in
-            line.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let written = write(2, raw.baseAddress! + offset, raw.count - offset)
-                    if written <= 0 { break }
-                    offset += written
-                }
+        line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(2, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                if written <= 0 { break }
+                offset += written
             }
         }
     }

@@ -15,6 +15,11 @@ public final class MicroHTTPDServer: Sendable {
     let logger: Logger
     private let daemon: DaemonHandle
     private let inFlight = Atomic<Int>(0)
+    /// Connections the kernel may hold before libmicrohttpd accepts them.
+    static let listenBacklog = 4096
+    /// Each connection's thread runs one SMTP conversation: small frames, all
+    /// buffers on the heap. Smaller than the 8 MB default, for thousands of threads.
+    static let threadStackSize = 512 * 1024
 
     public enum StartError: Error, CustomStringConvertible {
         case cannotListen(String)
@@ -28,8 +33,9 @@ public final class MicroHTTPDServer: Sendable {
         self.logger = logger
         self.daemon = DaemonHandle()
         let settings = endpoint.settings
+        // poll(2), not select(2): descriptors past 1024 must work too.
         var flags = MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
-            | MHD_USE_ITC.rawValue
+            | MHD_USE_ITC.rawValue | MHD_USE_POLL.rawValue
         let started: OpaquePointer?
         let context = Unmanaged.passUnretained(self).toOpaque()
         if settings.listen.isIPv6 {
@@ -40,8 +46,9 @@ public final class MicroHTTPDServer: Sendable {
             _ = inet_pton(AF_INET6, settings.listen.host, &address.sin6_addr)
             started = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    cmhd_start(flags, accessHandler, requestCompleted, context, $0,
-                               UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds))
+                    cmhd_start(flags, accessHandler, requestCompleted, libraryMessage, context, $0,
+                               UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds),
+                               UInt32(Self.listenBacklog), Self.threadStackSize)
                 }
             }
         } else {
@@ -51,8 +58,9 @@ public final class MicroHTTPDServer: Sendable {
             _ = inet_pton(AF_INET, settings.listen.host, &address.sin_addr)
             started = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    cmhd_start(flags, accessHandler, requestCompleted, context, $0,
-                               UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds))
+                    cmhd_start(flags, accessHandler, requestCompleted, libraryMessage, context, $0,
+                               UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds),
+                               UInt32(Self.listenBacklog), Self.threadStackSize)
                 }
             }
         }
@@ -229,6 +237,14 @@ private func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: Opaque
     if context.answered { return .YES }
     context.answered = true
     return server.queue(server.finish(context), on: connection, for: context)
+}
+
+private func libraryMessage(_ cls: UnsafeMutableRawPointer?, _ message: UnsafePointer<CChar>?) {
+    guard let cls, let message else { return }
+    let server = Unmanaged<MicroHTTPDServer>.fromOpaque(cls).takeUnretainedValue()
+    var text = String(cString: message)
+    while text.last == "\n" { text.removeLast() }
+    server.logger.warning("libmicrohttpd", metadata: ["problem": "\(text)"])
 }
 
 private func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
