@@ -41,12 +41,13 @@ public enum RemoteDelivery {
 
         let table = configuration.connectTimeouts
         for address in destinations.addresses {
-            if table?.shouldSkip(address) == true { continue }
+            let verdict = table?.verdict(for: address) ?? .unknown
+            if verdict == .skip { continue }
             switch SocketConnection.connect(to: address, port: destinations.port,
                                             connectTimeout: configuration.timeoutConnect,
                                             ioTimeout: configuration.timeoutRemote) {
             case .success(let connection):
-                table?.recordSuccess(address)
+                if verdict == .timedOutBefore { table?.recordSuccess(address) }
                 let session = SMTPSession(ip: address, helohost: configuration.helohost,
                                           sender: request.sender, recipients: recipients)
                 return session.run(over: connection, message: message)

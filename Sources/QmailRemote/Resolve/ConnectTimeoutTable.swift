@@ -17,16 +17,27 @@ public struct ConnectTimeoutTable: Sendable {
 
     public init(path: String) { self.path = path }
 
-    /// True when `address` timed out at least twice and the last time was less
-    /// than about an hour ago ((60 + pid % 32) * 64 seconds, as qmail spreads it).
-    public func shouldSkip(_ address: IPAddress, now: UInt32? = nil, pid: Int32? = nil) -> Bool {
-        withLockedTable { table, _ in
-            guard let index = Self.find(address, in: table) else { return false }
+    /// What the table says of one address.
+    public enum Verdict: Sendable, Equatable {
+        /// Not in the table (or no table): try it, nothing to clear after.
+        case unknown
+        /// In the table with time-outs, but not skipped: clear it on success.
+        case timedOutBefore
+        /// Timed out at least twice, the last time less than about an hour
+        /// ago ((60 + pid % 32) * 64 seconds, as qmail spreads it): skip it.
+        case skip
+    }
+
+    public func verdict(for address: IPAddress, now: UInt32? = nil, pid: Int32? = nil) -> Verdict {
+        withLockedTable { table, _ -> Verdict in
+            guard let index = Self.find(address, in: table) else { return .unknown }
             let record = index * Self.recordSize
-            guard table[record + 4] >= 2 else { return false }
+            guard table[record + 4] > 0 else { return .unknown }
+            guard table[record + 4] >= 2 else { return .timedOutBefore }
             let when = Self.time(in: table, at: record)
-            return (now ?? Self.now()) &- when < UInt32((60 + ((pid ?? getpid()) & 31)) << 6)
-        } ?? false
+            let recent = (now ?? Self.now()) &- when < UInt32((60 + ((pid ?? getpid()) & 31)) << 6)
+            return recent ? .skip : .timedOutBefore
+        } ?? .unknown
     }
 
     /// A connect to `address` succeeded: forget its time-outs.
@@ -74,7 +85,7 @@ public struct ConnectTimeoutTable: Sendable {
 
     /// Runs `body` on the table's whole records under an exclusive lock. A
     /// missing, unreadable or empty table gives nil: it has no effect.
-    private func withLockedTable(_ body: (inout [UInt8], Int32) -> Bool) -> Bool? {
+    private func withLockedTable<T>(_ body: (inout [UInt8], Int32) -> T) -> T? {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { _ = close(fd) }

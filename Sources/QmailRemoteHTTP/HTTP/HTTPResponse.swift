@@ -14,7 +14,7 @@ public struct HTTPResponse: Sendable, Equatable {
 
     public static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers,
-                     body: Array(value.serialized().utf8) + [10])
+                     body: value.serializedBytes() + [10])
     }
 
     public static func == (lhs: HTTPResponse, rhs: HTTPResponse) -> Bool {

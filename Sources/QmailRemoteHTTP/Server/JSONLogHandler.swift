@@ -22,11 +22,12 @@ public struct JSONLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var fields: [(String, JSONValue)] = [("time", .string(Self.timestamp())), ("level", .string(event.level.rawValue)),
                                              ("message", .string(event.message.description))]
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let merged = metadata.isEmpty ? (event.metadata ?? [:]) : metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() { fields.append((key, Self.json(merged[key]!))) }
         // One write(2) per line: lines from different threads do not
         // interleave (pipes up to PIPE_BUF, files opened for appending).
-        let line = Array(JSONValue.object(fields).serialized().utf8) + [10]
+        var line = JSONValue.object(fields).serializedBytes()
+        line.append(10)
         line.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {

@@ -196,9 +196,12 @@ private final class RequestContext {
         }
     }
 
+    /// Random at start, then counting: unique in this process, unguessable
+    /// across restarts, and no system call per request.
+    private static let nextID = Atomic<UInt64>(UInt64.random(in: 0...UInt64.max))
+
     static func makeID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let value: UInt64 = generator.next()
+        let value = nextID.add(1, ordering: .relaxed).newValue
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
