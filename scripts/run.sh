@@ -32,8 +32,10 @@ fi
 .build/release/qmail-remote-httpd "$@" & gateway=$!
 pids+=("$gateway")
 trap 'kill -TERM "$gateway" 2>/dev/null || true' TERM INT
-status=0
-wait "$gateway" || status=$?
-# A signal interrupts the first wait; wait again for the drain to finish.
-if kill -0 "$gateway" 2>/dev/null; then wait "$gateway" || status=$?; fi
+# A signal interrupts wait; wait again until the gateway has drained and exited.
+set +e
+while :; do
+    wait "$gateway"; status=$?
+    kill -0 "$gateway" 2>/dev/null || break
+done
 exit "$status"

@@ -66,6 +66,7 @@ struct GatewayCommand: ParsableCommand {
         let logger = Logger(label: "qmail-remote-httpd")
 
         signal(SIGPIPE, SIG_IGN)
+        raiseOpenFileLimit()
         // Blocked before libmicrohttpd starts its threads, so they inherit the
         // mask and the signals reach sigwait below.
         var signals = sigset_t()
@@ -127,6 +128,15 @@ struct GatewayCommand: ParsableCommand {
             throw ValidationError("no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS to listen on \(address)")
         }
         return settings
+    }
+
+    /// A connection is a descriptor, and so is each SMTP delivery: the usual
+    /// soft limit of 1024 would refuse work long before --max-connections.
+    private func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     private func listenAddress() throws -> ListenAddress {

@@ -31,21 +31,31 @@ public struct ReplyReader {
         while true {
             var lineLength = 0
             var fourth: UInt8 = 0
-            var firstThree: [UInt8] = []
-            // One line, byte by byte from the buffer, until LF.
+            // The first line's first three bytes; a shorter line leaves NULs.
+            var head: (UInt8, UInt8, UInt8) = (0, 0, 0)
             while true {
                 if start == end { try fill(from: connection) }
                 let byte = buffer[start]
                 start += 1
                 rawCount += 1
                 if rawCount > Self.replyByteLimit { throw .tooLong }
-                if code == nil && lineLength < 3 && byte != 10 { firstThree.append(byte) }
-                if lineLength == 3 { fourth = byte }
+                if byte != 10 {
+                    switch lineLength {
+                    case 0: head.0 = byte
+                    case 1: head.1 = byte
+                    case 2: head.2 = byte
+                    case 3: fourth = byte
+                    default: break
+                    }
+                }
                 lineLength += 1
                 if byte != 13 && text.count < Reply.textLimit { text.append(byte) }
                 if byte == 10 { break }
             }
-            if code == nil { code = ReplyCode(firstLine: firstThree) }
+            if code == nil {
+                let length = min(lineLength - 1, 3)
+                code = ReplyCode(firstLine: [head.0, head.1, head.2][0..<length])
+            }
             if fourth != UInt8(ascii: "-") { break }
         }
         return Reply(code: code!, text: text)
