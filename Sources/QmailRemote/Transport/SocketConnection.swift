@@ -1,6 +1,7 @@
-// A TCP connection to an SMTP server over a non-blocking POSIX socket, with
-// a poll(2) deadline on the connect and on every read and write, like qmail's
-// timeoutconn/timeoutread/timeoutwrite. It knows nothing of SMTP.
+// A TCP connection to an SMTP server over a POSIX socket, with a deadline on
+// the connect (non-blocking connect and poll(2)) and on every read and write
+// (SO_RCVTIMEO / SO_SNDTIMEO on the then blocking socket: one system call per
+// read), like qmail's timeoutconn/timeoutread/timeoutwrite. No SMTP here.
 
 #if canImport(Glibc)
 import Glibc
@@ -14,11 +15,9 @@ public enum ConnectFailure: Error, Sendable, Equatable {
 
 public final class SocketConnection: Connection {
     private var fd: Int32
-    private let timeoutMilliseconds: Int32
 
-    private init(fd: Int32, timeoutSeconds: Int) {
+    private init(fd: Int32) {
         self.fd = fd
-        self.timeoutMilliseconds = Self.milliseconds(timeoutSeconds)
     }
 
     deinit { close() }
@@ -65,20 +64,27 @@ public final class SocketConnection: Connection {
                 return .failure(.failed(error))
             }
         }
-        return .success(SocketConnection(fd: fd, timeoutSeconds: ioTimeout))
+        // Blocking from here on, each read and write bounded by the kernel.
+        // A zero timeval would mean "wait forever": the least is 1 ms.
+        var deadline = ioTimeout <= 0 ? timeval(tv_sec: 0, tv_usec: 1000) : timeval(tv_sec: ioTimeout, tv_usec: 0)
+        let size = socklen_t(MemoryLayout<timeval>.size)
+        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0,
+              setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, size) == 0,
+              setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &deadline, size) == 0 else {
+            let error = errno
+            _ = Glibc.close(fd)
+            return .failure(.failed(error))
+        }
+        return .success(SocketConnection(fd: fd))
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
-        // Wait first: a reply is rarely in yet when it is asked for, and a
-        // read that fails with EAGAIN is a system call for nothing.
-        try waitOrThrow(Int16(POLLIN))
         while true {
-            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            let count = Glibc.recv(fd, buffer.baseAddress, buffer.count, 0)
             if count >= 0 { return count }
             let error = errno
             if error == EINTR { continue }
-            if error != EAGAIN && error != EWOULDBLOCK { throw .failed(error) }
-            try waitOrThrow(Int16(POLLIN))
+            throw error == EAGAIN || error == EWOULDBLOCK ? .timedOut : .failed(error)
         }
     }
 
@@ -89,8 +95,7 @@ public final class SocketConnection: Connection {
             if count > 0 { offset += count; continue }
             let error = errno
             if count < 0 && error == EINTR { continue }
-            if count < 0 && error != EAGAIN && error != EWOULDBLOCK { throw .failed(error) }
-            try waitOrThrow(Int16(POLLOUT))
+            throw count < 0 && error != EAGAIN && error != EWOULDBLOCK ? .failed(error) : .timedOut
         }
     }
 
@@ -98,14 +103,6 @@ public final class SocketConnection: Connection {
         if fd >= 0 {
             _ = Glibc.close(fd)
             fd = -1
-        }
-    }
-
-    private func waitOrThrow(_ events: Int16) throws(TransportError) {
-        switch Self.wait(fd: fd, for: events, milliseconds: timeoutMilliseconds) {
-        case .ready: return
-        case .timedOut: throw .timedOut
-        case .failed(let error): throw .failed(error)
         }
     }
 
