@@ -28,11 +28,12 @@ public enum RemoteDelivery {
             return DeliveryReport(recipientReports: recipients.map { LocalFailure.unsendableRecipient($0.problem!).report },
                                   messageReport: LocalFailure.noSendableRecipient.report)
         }
-        guard HostName.isDeliverable(request.host) else {
+        guard HostName.isDeliverable(request.host, ipv6: configuration.esmtp) else {
             return DeliveryReport(failure: LocalFailure.noSuchHost(request.host).report)
         }
 
-        let finder = MailExchangers(resolver: resolver ?? SystemResolver(servers: configuration.dnsServers))
+        let finder = MailExchangers(resolver: resolver ?? SystemResolver(servers: configuration.dnsServers),
+                                    ipv6: configuration.esmtp, preference: configuration.addressPreference)
         let destinations: (addresses: [IPAddress], port: UInt16)
         switch finder.destinations(for: request.host, route: configuration.routes.route(for: request.host)) {
         case .success(let found): destinations = found
@@ -43,13 +44,14 @@ public enum RemoteDelivery {
         for address in destinations.addresses {
             let verdict = table?.verdict(for: address) ?? .unknown
             if verdict == .skip { continue }
-            switch SocketConnection.connect(to: address, port: destinations.port,
+            let source = address.family == .v4 ? configuration.outgoingIPv4 : configuration.outgoingIPv6
+            switch SocketConnection.connect(to: address, port: destinations.port, from: source,
                                             connectTimeout: configuration.timeoutConnect,
                                             ioTimeout: configuration.timeoutRemote) {
             case .success(let connection):
                 if verdict == .timedOutBefore { table?.recordSuccess(address) }
                 let session = SMTPSession(ip: address, helohost: configuration.helohost,
-                                          sender: request.sender, recipients: recipients)
+                                          sender: request.sender, recipients: recipients, esmtp: configuration.esmtp)
                 return session.run(over: connection, message: message)
             case .failure(.timedOut):
                 table?.recordTimeout(address)

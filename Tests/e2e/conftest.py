@@ -35,6 +35,9 @@ class QmailHome:
         (path / "queue" / "lock").mkdir(parents=True)
         (path / "queue" / "lock" / "tcpto").write_bytes(b"\0" * 1024)
         self.control("me", "helo.test\n")
+        # The classic conversation (HELO, IPv4 only) unless a test asks for
+        # ESMTP: the classic tests must pass unchanged with control/esmtp 0.
+        self.control("esmtp", "0\n")
         self.control("timeoutconnect", "2\n")
         self.control("timeoutremote", "5\n")
         self.dns = None

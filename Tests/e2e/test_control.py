@@ -78,6 +78,7 @@ def test_controldir_overrides_home_control(home, smtp, tmp_path):
     other = tmp_path / "elsewhere"
     other.mkdir()
     (other / "me").write_text("other.test\n")
+    (other / "esmtp").write_text("0\n")
     server = smtp(*good_conversation())
     (other / "smtproutes").write_text(f"x.test:{server.host}:{server.port}\n")
     home.run("x.test", "a@b.test", "u@x.test", env={"CONTROLDIR": str(other)})

@@ -1,13 +1,26 @@
 // Everything a delivery needs from the installation: the control files of
-// $CONTROLDIR (default $QMAILHOME/control), the tcpto table under $QMAILHOME,
-// and QMAILREMOTE_DNS. Loaded once per delivery (the command) or per request.
+// $CONTROLDIR (default $QMAILHOME/control), the tcpto tables under
+// $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
+// at most once a second (the gateway).
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// control/addresspreference: the order of each mail host's addresses.
+public enum AddressPreference: String, Sendable, Equatable {
+    case ipv4, ipv6, any
+}
+
 public struct Configuration: Sendable {
     public var helohost: [UInt8]
+    /// control/esmtp: EHLO, extensions and IPv6 (the default); off is the
+    /// classic conversation, HELO over IPv4 only.
+    public var esmtp: Bool
+    /// control/outgoingip, control/outgoingip6: where connections come from.
+    public var outgoingIPv4: IPAddress?
+    public var outgoingIPv6: IPAddress?
+    public var addressPreference: AddressPreference
     public var routes: SMTPRoutes
     /// Seconds to wait for a connection (control/timeoutconnect).
     public var timeoutConnect: Int
@@ -18,10 +31,15 @@ public struct Configuration: Sendable {
     /// The name servers to ask; nil for the system's.
     public var dnsServers: [DNSServer]?
 
-    public init(helohost: [UInt8], routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
+    public init(helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
                 timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
-                dnsServers: [DNSServer]? = nil) {
+                dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
+                addressPreference: AddressPreference = .any) {
         self.helohost = helohost
+        self.esmtp = esmtp
+        self.outgoingIPv4 = outgoingIPv4
+        self.outgoingIPv6 = outgoingIPv6
+        self.addressPreference = addressPreference
         self.routes = routes
         self.timeoutConnect = timeoutConnect
         self.timeoutRemote = timeoutRemote
@@ -77,14 +95,36 @@ public struct Configuration: Sendable {
             }
             return Configuration(
                 helohost: helohost,
+                esmtp: try ControlFile.number(at: control + "/esmtp", fallback: 1) != 0,
                 routes: routes,
                 timeoutConnect: try ControlFile.number(at: control + "/timeoutconnect", fallback: 60),
                 timeoutRemote: try ControlFile.number(at: control + "/timeoutremote", fallback: 1200),
                 connectTimeouts: ConnectTimeoutTable(path: home + "/queue/lock/tcpto"),
-                dnsServers: dnsServers)
+                dnsServers: dnsServers,
+                outgoingIPv4: try address(at: control + "/outgoingip", .v4),
+                outgoingIPv6: try address(at: control + "/outgoingip6", .v6),
+                addressPreference: try preference(at: control + "/addresspreference"))
         } catch {
             throw .control(error)
         }
+    }
+
+    /// An address file: missing or empty means none; anything but one
+    /// address of the family is an error.
+    private static func address(at path: String, _ family: IPAddress.Family) throws(ControlError) -> IPAddress? {
+        guard let line = try ControlFile.firstLine(at: path), !line.isEmpty else { return nil }
+        guard let address = IPAddress(literal: line, ipv6: true), address.family == family else {
+            throw ControlError(file: path, reason: "not an \(family == .v4 ? "IPv4" : "IPv6") address")
+        }
+        return address
+    }
+
+    private static func preference(at path: String) throws(ControlError) -> AddressPreference {
+        guard let line = try ControlFile.firstLine(at: path), !line.isEmpty else { return .any }
+        guard let preference = AddressPreference(rawValue: String(decoding: HostNameBytes.lowercased(line), as: UTF8.self)) else {
+            throw ControlError(file: path, reason: "not ipv4, ipv6 or any")
+        }
+        return preference
     }
 
     private static func isDirectory(_ path: String) -> Bool {

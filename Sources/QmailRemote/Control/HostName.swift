@@ -1,6 +1,7 @@
 // Which host texts may be delivered to: a domain name (letters, digits, '-'
 // and '_' in labels of 1-63 bytes, 253 bytes at most, one trailing dot
-// allowed, not all-numeric at the end), a dotted IPv4 address, or [IPv4].
+// allowed, not all-numeric at the end), a dotted IPv4 address, [IPv4], and in
+// ESMTP mode an IPv6 literal ([IPv6:...] or bare).
 
 public enum HostName {
     public static func isDomainName(_ text: [UInt8]) -> Bool {
@@ -23,12 +24,11 @@ public enum HostName {
         return !labels.last!.allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 
-    /// A host qmail-remote may be asked to deliver to.
-    public static func isDeliverable(_ text: [UInt8]) -> Bool {
-        IPAddress(literal: text) != nil || isDomainName(text)
+    /// A host qmail-remote may be asked to deliver to; IPv6 literals
+    /// (`[IPv6:...]`, bare) only when `ipv6` (the ESMTP mode).
+    public static func isDeliverable(_ text: [UInt8], ipv6: Bool = false) -> Bool {
+        IPAddress(literal: text, ipv6: ipv6) != nil || isDomainName(text)
     }
 
-    static func lowercased(_ text: [UInt8]) -> [UInt8] {
-        text.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-    }
+    static func lowercased(_ text: [UInt8]) -> [UInt8] { HostNameBytes.lowercased(text) }
 }

@@ -1,7 +1,8 @@
 // control/smtproutes: "domain:relay[:port]" lines. Matching is qmail's: the
 // host exactly, then ".suffix" keys from the longest to the shortest, then the
 // empty key (the default route), all case-insensitive. An empty relay means
-// "use MX" and still wins over the default route.
+// "use MX" and still wins over the default route. An IPv6 relay is written in
+// brackets, so the port after it is unambiguous: "x.test:[2001:db8::25]:2525".
 
 public struct Route: Sendable, Equatable {
     public enum Target: Sendable, Equatable {
@@ -35,22 +36,33 @@ public struct SMTPRoutes: Sendable, Equatable {
             let rest = line[(colon + 1)...]
             let relay: ArraySlice<UInt8>
             var port: UInt16 = 25
-            if let second = rest.firstIndex(of: UInt8(ascii: ":")) {
+            var portText: ArraySlice<UInt8>?
+            if rest.first == UInt8(ascii: "["), let close = rest.firstIndex(of: UInt8(ascii: "]")) {
+                relay = rest[...close]
+                let after = rest[(close + 1)...]
+                if let first = after.first {
+                    guard first == UInt8(ascii: ":") else { throw bad("text after the bracketed relay") }
+                    portText = after.dropFirst()
+                }
+            } else if let second = rest.firstIndex(of: UInt8(ascii: ":")) {
                 relay = rest[..<second]
+                portText = rest[(second + 1)...]
+            } else {
+                relay = rest
+            }
+            if let portText {
                 var value = 0
-                for byte in rest[(second + 1)...] {
+                for byte in portText {
                     guard byte >= 48 && byte <= 57 else { break }
                     value = value * 10 + Int(byte - 48)
                     if value > 65535 { throw bad("port above 65535") }
                 }
                 port = UInt16(value)
-            } else {
-                relay = rest
             }
             let target: Route.Target
             if relay.isEmpty {
                 target = .mailExchangers
-            } else if let address = IPAddress(literal: relay) {
+            } else if let address = IPAddress(literal: relay, ipv6: relay.first == UInt8(ascii: "[")) {
                 target = .address(address)
             } else if HostName.isDomainName(Array(relay)) {
                 target = .name(Array(relay))

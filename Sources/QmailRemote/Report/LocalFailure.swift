@@ -26,6 +26,10 @@ public enum LocalFailure: Error, Sendable, Equatable {
     case noSendableRecipient
     /// Ours: QMAILREMOTE_DNS is set but is not IP[:PORT][,...].
     case badDNSSetting
+    /// Ours: the server's SIZE limit is below the message's size.
+    case tooLargeForServer(IPAddress, size: Int, limit: Int)
+    /// Ours: UTF-8 in an address, and the server did not offer SMTPUTF8.
+    case noSMTPUTF8(IPAddress)
 
     public var report: Report {
         switch self {
@@ -54,6 +58,10 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(.recipientRejected, "Recipient address \(Self.describe(problem)). (#5.1.3)\n")
         case .noSendableRecipient: return Report(.messageFailed, "No recipient address could be sent. (#5.1.3)\n")
         case .badDNSSetting: return Report(.messageDeferred, "QMAILREMOTE_DNS is not a list of IP[:PORT]. (#4.3.0)\n")
+        case .tooLargeForServer(let ip, let size, let limit):
+            return Report(.messageFailed, "Connected to \(ip) but the message (\(size) bytes) is larger than its limit of \(limit) bytes. (#5.3.4)\n")
+        case .noSMTPUTF8(let ip):
+            return Report(.messageFailed, "Connected to \(ip) but it cannot take UTF-8 addresses (no SMTPUTF8). (#5.6.7)\n")
         }
     }
 

@@ -1,19 +1,32 @@
-// qmail's connect-timeout table ($QMAILHOME/queue/lock/tcpto), in qmail's own
-// format so qmail-tcpto and qmail-tcpok keep working: up to 64 records of 16
-// bytes (IPv4 address, timeout count, last time little-endian at 8..11). Every
-// access holds an exclusive flock; a change rewrites one record in place.
+// qmail's connect-timeout table: $QMAILHOME/queue/lock/tcpto in qmail's own
+// format, so qmail-tcpto and qmail-tcpok keep working (up to 64 records of 16
+// bytes: IPv4 address, time-out count at 4, last time little-endian at 8..11),
+// and for IPv6 its sibling tcpto6 (64 records of 32 bytes: address, count at
+// 16, time at 24..27). Every access holds an exclusive flock; a change
+// rewrites one record in place. A missing table is no table.
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 public struct ConnectTimeoutTable: Sendable {
+    /// The IPv4 table; the IPv6 one is the same path with "6" appended.
     public let path: String
 
-    static let recordSize = 16
-    static let tableSize = 1024
     /// A second time-out within this many seconds of the last counts nothing.
     static let minimumGap: UInt32 = 120
+    static let records = 64
+
+    /// Where the fields of a record are, per address family.
+    struct Layout {
+        let recordSize: Int
+        let addressSize: Int
+        let countOffset: Int
+        let timeOffset: Int
+
+        static let v4 = Layout(recordSize: 16, addressSize: 4, countOffset: 4, timeOffset: 8)
+        static let v6 = Layout(recordSize: 32, addressSize: 16, countOffset: 16, timeOffset: 24)
+    }
 
     public init(path: String) { self.path = path }
 
@@ -29,12 +42,12 @@ public struct ConnectTimeoutTable: Sendable {
     }
 
     public func verdict(for address: IPAddress, now: UInt32? = nil, pid: Int32? = nil) -> Verdict {
-        withLockedTable { table, _ -> Verdict in
-            guard let index = Self.find(address, in: table) else { return .unknown }
-            let record = index * Self.recordSize
-            guard table[record + 4] > 0 else { return .unknown }
-            guard table[record + 4] >= 2 else { return .timedOutBefore }
-            let when = Self.time(in: table, at: record)
+        withLockedTable(for: address) { table, layout, _ -> Verdict in
+            guard let record = Self.find(address, in: table, layout) else { return .unknown }
+            let count = table[record + layout.countOffset]
+            guard count > 0 else { return .unknown }
+            guard count >= 2 else { return .timedOutBefore }
+            let when = Self.time(in: table, at: record + layout.timeOffset)
             let recent = (now ?? Self.now()) &- when < UInt32((60 + ((pid ?? getpid()) & 31)) << 6)
             return recent ? .skip : .timedOutBefore
         } ?? .unknown
@@ -42,42 +55,36 @@ public struct ConnectTimeoutTable: Sendable {
 
     /// A connect to `address` succeeded: forget its time-outs.
     public func recordSuccess(_ address: IPAddress) {
-        _ = withLockedTable { table, fd in
-            guard let index = Self.find(address, in: table) else { return false }
-            let record = index * Self.recordSize
-            guard table[record + 4] != 0 else { return false }
-            table[record + 4] = 0
-            Self.write(table, record: index, to: fd)
-            return true
+        _ = withLockedTable(for: address) { table, layout, fd in
+            guard let record = Self.find(address, in: table, layout), table[record + layout.countOffset] != 0 else { return }
+            table[record + layout.countOffset] = 0
+            Self.write(table, record: record, layout, to: fd)
         }
     }
 
     /// A connect to `address` timed out.
     public func recordTimeout(_ address: IPAddress, now: UInt32 = Self.now()) {
-        _ = withLockedTable { table, fd in
-            let count = table.count / Self.recordSize
-            var index: Int
-            if let existing = Self.find(address, in: table) {
-                index = existing
-                let record = index * Self.recordSize
-                if table[record + 4] != 0 && now < Self.time(in: table, at: record) &+ Self.minimumGap { return false }
-                table[record + 4] = min(table[record + 4] &+ 1, 10)
+        _ = withLockedTable(for: address) { table, layout, fd in
+            let starts = stride(from: 0, to: table.count, by: layout.recordSize)
+            let record: Int
+            if let existing = Self.find(address, in: table, layout) {
+                record = existing
+                let count = table[record + layout.countOffset]
+                if count != 0 && now < Self.time(in: table, at: record + layout.timeOffset) &+ Self.minimumGap { return }
+                table[record + layout.countOffset] = min(count &+ 1, 10)
             } else {
                 // A free record, else the one whose weighted age is oldest.
-                index = (0..<count).first { table[$0 * Self.recordSize + 4] == 0 } ?? (0..<count).min {
-                    Self.weightedTime(table, $0) < Self.weightedTime(table, $1)
-                }!
-                let record = index * Self.recordSize
-                let bytes = address.bytes
-                table[record] = bytes.0; table[record + 1] = bytes.1
-                table[record + 2] = bytes.2; table[record + 3] = bytes.3
-                table[record + 4] = 1
+                func weighted(_ start: Int) -> UInt64 {
+                    UInt64(Self.time(in: table, at: start + layout.timeOffset)) + UInt64(table[start + layout.countOffset]) << 10
+                }
+                record = starts.first { table[$0 + layout.countOffset] == 0 } ?? starts.min { weighted($0) < weighted($1) }!
+                table.replaceSubrange(record..<(record + layout.addressSize), with: address.bytes)
+                table[record + layout.countOffset] = 1
             }
-            let record = index * Self.recordSize
-            table[record + 8] = UInt8(now & 0xff); table[record + 9] = UInt8(now >> 8 & 0xff)
-            table[record + 10] = UInt8(now >> 16 & 0xff); table[record + 11] = UInt8(now >> 24)
-            Self.write(table, record: index, to: fd)
-            return true
+            let time = record + layout.timeOffset
+            table[time] = UInt8(now & 0xff); table[time + 1] = UInt8(now >> 8 & 0xff)
+            table[time + 2] = UInt8(now >> 16 & 0xff); table[time + 3] = UInt8(now >> 24)
+            Self.write(table, record: record, layout, to: fd)
         }
     }
 
@@ -85,40 +92,33 @@ public struct ConnectTimeoutTable: Sendable {
 
     /// Runs `body` on the table's whole records under an exclusive lock. A
     /// missing, unreadable or empty table gives nil: it has no effect.
-    private func withLockedTable<T>(_ body: (inout [UInt8], Int32) -> T) -> T? {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
+    private func withLockedTable<T>(for address: IPAddress, _ body: (inout [UInt8], Layout, Int32) -> T) -> T? {
+        let layout = address.family == .v4 ? Layout.v4 : Layout.v6
+        let fd = open(address.family == .v4 ? path : path + "6", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { _ = close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { return nil }
-        var table = [UInt8](repeating: 0, count: Self.tableSize)
+        var table = [UInt8](repeating: 0, count: layout.recordSize * Self.records)
         let count = pread(fd, &table, table.count, 0)
-        guard count >= Self.recordSize else { return nil }
-        table.removeLast(table.count - count / Self.recordSize * Self.recordSize)
-        return body(&table, fd)
+        guard count >= layout.recordSize else { return nil }
+        table.removeLast(table.count - count / layout.recordSize * layout.recordSize)
+        return body(&table, layout, fd)
     }
 
-    private static func find(_ address: IPAddress, in table: [UInt8]) -> Int? {
-        let bytes = address.bytes
-        return (0..<(table.count / recordSize)).first {
-            let r = $0 * recordSize
-            return table[r] == bytes.0 && table[r + 1] == bytes.1 && table[r + 2] == bytes.2 && table[r + 3] == bytes.3
+    /// The start of the record holding `address`.
+    private static func find(_ address: IPAddress, in table: [UInt8], _ layout: Layout) -> Int? {
+        stride(from: 0, to: table.count, by: layout.recordSize).first {
+            table[$0..<($0 + layout.addressSize)].elementsEqual(address.bytes)
         }
     }
 
-    private static func time(in table: [UInt8], at record: Int) -> UInt32 {
-        UInt32(table[record + 8]) | UInt32(table[record + 9]) << 8
-            | UInt32(table[record + 10]) << 16 | UInt32(table[record + 11]) << 24
+    private static func time(in table: [UInt8], at offset: Int) -> UInt32 {
+        UInt32(table[offset]) | UInt32(table[offset + 1]) << 8 | UInt32(table[offset + 2]) << 16 | UInt32(table[offset + 3]) << 24
     }
 
-    private static func weightedTime(_ table: [UInt8], _ index: Int) -> UInt64 {
-        let record = index * recordSize
-        return UInt64(time(in: table, at: record)) + UInt64(table[record + 4]) << 10
-    }
-
-    private static func write(_ table: [UInt8], record index: Int, to fd: Int32) {
-        let offset = index * recordSize
-        _ = table[offset..<(offset + recordSize)].withUnsafeBytes {
-            pwrite(fd, $0.baseAddress, recordSize, off_t(offset))
+    private static func write(_ table: [UInt8], record: Int, _ layout: Layout, to fd: Int32) {
+        _ = table[record..<(record + layout.recordSize)].withUnsafeBytes {
+            pwrite(fd, $0.baseAddress, layout.recordSize, off_t(record))
         }
     }
 }

@@ -1,7 +1,9 @@
 // Finds the addresses to try for a host, in order: the route's relay, or MX
 // records (lowest preference first, equal preferences shuffled) falling back to
-// the host's A records, then the rule that drops this machine and everything
-// not better than it. The outcome is addresses or the one report to print.
+// the host's own addresses, then the rule that drops this machine and
+// everything not better than it. In ESMTP mode each name has A and AAAA
+// records, ordered by control/addresspreference; classic mode is IPv4 only.
+// The outcome is addresses or the one report to print.
 
 public struct Destination: Sendable, Equatable {
     public let address: IPAddress
@@ -16,24 +18,32 @@ public struct Destination: Sendable, Equatable {
 public struct MailExchangers {
     public let resolver: any Resolver
     public let localAddresses: () -> Set<IPAddress>?
+    /// A and AAAA (ESMTP mode), or A only (classic).
+    public let ipv6: Bool
+    public let preference: AddressPreference
 
-    public init(resolver: any Resolver, localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current) {
+    public init(resolver: any Resolver, ipv6: Bool = false, preference: AddressPreference = .any,
+                localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current) {
         self.resolver = resolver
         self.localAddresses = localAddresses
+        self.ipv6 = ipv6
+        self.preference = preference
     }
 
     /// Addresses to try with their port, or the failure to report.
     public func destinations(for host: [UInt8], route: Route?) -> Result<(addresses: [IPAddress], port: UInt16), LocalFailure> {
         if let route {
             switch route.target {
-            case .address(let address): return .success(([address], route.port))
-            case .name(let name): return addresses(of: name).map { ($0, route.port) }
+            case .address(let address):
+                return usable([address]).isEmpty ? .failure(.noMailExchanger) : .success(([address], route.port))
+            case .name(let name):
+                return relayAddresses(name).map { ($0, route.port) }
             case .mailExchangers: break
             }
         }
         let port = route?.port ?? 25
         let found: Result<[Destination], LocalFailure>
-        if let literal = IPAddress(literal: host) {
+        if let literal = IPAddress(literal: host, ipv6: ipv6) {
             found = .success([Destination(address: literal, preference: 0)])
         } else {
             found = lookUpMailExchangers(host)
@@ -41,12 +51,39 @@ public struct MailExchangers {
         return found.flatMap(dropLocal).map { ($0.map(\.address), port) }
     }
 
-    /// A relay name: A records only, never MX.
-    private func addresses(of name: [UInt8]) -> Result<[IPAddress], LocalFailure> {
-        switch resolver.ipv4Addresses(of: name) {
+    private func usable(_ addresses: [IPAddress]) -> [IPAddress] {
+        ipv6 ? addresses : addresses.filter { $0.family == .v4 }
+    }
+
+    /// A relay name: its own addresses only, never MX.
+    private func relayAddresses(_ name: [UInt8]) -> Result<[IPAddress], LocalFailure> {
+        switch addresses(of: name) {
         case .records(let addresses): return .success(addresses)
         case .noSuchDomain, .noRecords: return .failure(.noSuchHost(name))
         case .temporaryFailure: return .failure(.temporaryDNSFailure)
+        }
+    }
+
+    /// The addresses of one name: A, and AAAA in ESMTP mode, in the preferred
+    /// order. A failure of one kind never hides a good answer of the other.
+    func addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
+        let v4 = resolver.ipv4Addresses(of: name)
+        guard ipv6 else { return v4 }
+        let v6 = resolver.ipv6Addresses(of: name)
+        var four: [IPAddress] = [], six: [IPAddress] = []
+        if case .records(let found) = v4 { four = found }
+        if case .records(let found) = v6 { six = found }
+        if four.isEmpty && six.isEmpty {
+            if case .temporaryFailure = v4 { return .temporaryFailure }
+            if case .temporaryFailure = v6 { return .temporaryFailure }
+            if case .noSuchDomain = v4 { return .noSuchDomain }
+            if case .noSuchDomain = v6 { return .noSuchDomain }
+            return .noRecords
+        }
+        switch preference {
+        case .ipv4: return .records(four + six)
+        case .ipv6: return .records(six + four)
+        case .any: return .records(Bool.random() ? four + six : six + four)
         }
     }
 
@@ -57,7 +94,11 @@ public struct MailExchangers {
         case .noSuchDomain: return .failure(.noSuchHost(host))
         case .temporaryFailure: return .failure(.temporaryDNSFailure)
         case .noRecords:
-            return addresses(of: host).map { $0.map { Destination(address: $0, preference: 0) } }
+            switch addresses(of: host) {
+            case .records(let found): return .success(found.map { Destination(address: $0, preference: 0) })
+            case .noSuchDomain, .noRecords: return .failure(.noSuchHost(host))
+            case .temporaryFailure: return .failure(.temporaryDNSFailure)
+            }
         }
         var generator = SystemRandomNumberGenerator()
         let ordered = records
@@ -67,7 +108,7 @@ public struct MailExchangers {
         var destinations: [Destination] = []
         var sawTemporaryFailure = false
         for record in ordered where !record.exchange.isEmpty {
-            switch resolver.ipv4Addresses(of: record.exchange) {
+            switch addresses(of: record.exchange) {
             case .records(let addresses):
                 destinations += addresses.map { Destination(address: $0, preference: record.preference) }
             case .temporaryFailure: sawTemporaryFailure = true

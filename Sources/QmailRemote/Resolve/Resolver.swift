@@ -1,5 +1,6 @@
-// What the delivery asks of DNS: MX records of a name, IPv4 addresses of a
-// name. The real one is SystemResolver; tests may answer from a table.
+// What the delivery asks of DNS: MX records of a name, IPv4 (A) and IPv6
+// (AAAA) addresses of a name. The real one is SystemResolver; tests may
+// answer from a table.
 
 public enum DNSAnswer<Record: Sendable>: Sendable {
     case records([Record])
@@ -25,4 +26,5 @@ public struct MXRecord: Sendable, Equatable {
 public protocol Resolver: Sendable {
     func mailExchangers(of name: [UInt8]) -> DNSAnswer<MXRecord>
     func ipv4Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress>
+    func ipv6Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress>
 }

@@ -29,6 +29,13 @@ public struct SystemResolver: Resolver {
         }
     }
 
+    public func ipv6Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
+        query(name, type: 28 /* AAAA */) { _, rr in
+            guard rr.rdlength == 16, let rdata = rr.rdata else { return nil }
+            return IPAddress(v6: Array(UnsafeBufferPointer(start: rdata, count: 16)))
+        }
+    }
+
     /// Asks for `type` records of `name`; keeps the answers of that type
     /// (a CNAME chain before them is passed over).
     private func query<Record>(_ name: [UInt8], type: UInt16,

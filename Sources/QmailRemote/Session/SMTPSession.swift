@@ -1,6 +1,9 @@
-// One classic SMTP conversation on an open connection, qmail-remote's way:
-// greeting, HELO, MAIL, RCPT for each recipient, DATA, the message, the dot,
-// QUIT without waiting. Every path ends in a DeliveryReport; nothing throws out.
+// One SMTP conversation on an open connection. Classic mode is qmail-remote's
+// to the byte: greeting, HELO, MAIL, RCPT for each recipient, DATA, the
+// message, the dot, QUIT without waiting. ESMTP mode says EHLO (HELO when
+// refused), uses SIZE, 8BITMIME, SMTPUTF8 and PIPELINING when offered, and
+// reports exactly as the classic one would. Every path ends in a
+// DeliveryReport; nothing throws out.
 
 public struct SMTPSession {
     public let ip: IPAddress
@@ -9,19 +12,23 @@ public struct SMTPSession {
     /// Each recipient with the reason it cannot be sent, if any: such a one
     /// gets its `h` report in its place and is never sent.
     public let recipients: [(address: [UInt8], problem: MailboxText.Problem?)]
+    public let esmtp: Bool
 
     /// The message is read and sent in pieces of this size.
     static let chunkSize = 65536
+    /// Commands written at once when pipelining, before their replies are read.
+    static let pipelineWindow = 100
 
     public init(ip: IPAddress, helohost: [UInt8], sender: [UInt8],
-                recipients: [(address: [UInt8], problem: MailboxText.Problem?)]) {
+                recipients: [(address: [UInt8], problem: MailboxText.Problem?)], esmtp: Bool = false) {
         self.ip = ip
         self.helohost = helohost
         self.sender = sender
         self.recipients = recipients
+        self.esmtp = esmtp
     }
 
-    private enum Stop: Error {
+    enum Stop: Error {
         case died
         case replyTooLong
         case unreadableMessage
@@ -29,34 +36,66 @@ public struct SMTPSession {
     }
 
     public func run(over connection: some Connection, message: some MessageSource) -> DeliveryReport {
-        var reader = ReplyReader()
+        var channel = Channel(connection: connection)
         var recipientReports: [Report] = []
         var afterFinalDot = false
         defer { connection.close() }
 
-        func readReply() throws(Stop) -> Reply {
-            do { return try reader.read(from: connection) } catch {
-                throw error == .tooLong ? .replyTooLong : .died
-            }
-        }
-        func send(_ bytes: [UInt8]) throws(Stop) {
-            do { try connection.write(bytes) } catch { throw .died }
-        }
         func quit(_ report: Report) -> DeliveryReport {
+            channel.finishPipeline()
             try? connection.write(Command.quit)
             return DeliveryReport(recipientReports: recipientReports, messageReport: report)
         }
 
         do {
-            let greeting = try readReply()
+            let greeting = try channel.read()
             guard greeting.code.isGoodGreeting else { return quit(RemoteReport.greetingFailed(ip: ip, reply: greeting)) }
 
-            try send(Command.helo(helohost))
-            let hello = try readReply()
-            guard hello.code.isGoodHello else { return quit(RemoteReport.nameRejected(ip: ip, reply: hello)) }
+            var extensions = Extensions()
+            if esmtp {
+                try channel.send(Command.ehlo(helohost))
+                let ehlo = try channel.read()
+                if ehlo.code.isGoodHello {
+                    extensions = Extensions(ehloReply: ehlo)
+                } else if ehlo.code.refusesEHLO {
+                    try channel.send(Command.helo(helohost))
+                    let hello = try channel.read()
+                    guard hello.code.isGoodHello else { return quit(RemoteReport.nameRejected(ip: ip, reply: hello)) }
+                } else {
+                    return quit(RemoteReport.nameRejected(ip: ip, reply: ehlo))
+                }
+            } else {
+                try channel.send(Command.helo(helohost))
+                let hello = try channel.read()
+                guard hello.code.isGoodHello else { return quit(RemoteReport.nameRejected(ip: ip, reply: hello)) }
+            }
 
-            try send(Command.mailFrom(sender))
-            let mail = try readReply()
+            let sendable = recipients.filter { $0.problem == nil }.map(\.address)
+            let international = MailboxText.isInternational(sender) || sendable.contains(where: MailboxText.isInternational)
+            var parameters: [String] = []
+            if esmtp {
+                if international {
+                    guard extensions.has("SMTPUTF8") else { return quit(LocalFailure.noSMTPUTF8(ip).report) }
+                }
+                let facts = extensions.has("SIZE") || extensions.has("8BITMIME") ? message.facts() : nil
+                if let facts, extensions.has("SIZE") {
+                    if let limit = extensions.sizeLimit, facts.size > limit {
+                        return quit(LocalFailure.tooLargeForServer(ip, size: facts.size, limit: limit).report)
+                    }
+                    parameters.append("SIZE=\(facts.size)")
+                }
+                if facts?.eightBit == true && extensions.has("8BITMIME") { parameters.append("BODY=8BITMIME") }
+                if international { parameters.append("SMTPUTF8") }
+            }
+            let utf8 = esmtp && international
+
+            // MAIL, each sendable RCPT, DATA: one at a time, or pipelined in
+            // windows; the replies are taken in order either way.
+            channel.queue([Command.mailFrom(sender, parameters: parameters, utf8: utf8)]
+                          + sendable.map { Command.rcptTo($0, utf8: utf8) } + [Command.data],
+                          window: extensions.has("PIPELINING") ? Self.pipelineWindow : 1)
+
+            let mail = try channel.nextReply()
             switch mail.code.verdict {
             case .permanent: return quit(RemoteReport.senderRejected(.messageFailed, ip: ip, reply: mail))
             case .temporary: return quit(RemoteReport.senderRejected(.messageDeferred, ip: ip, reply: mail))
@@ -69,8 +108,7 @@ public struct SMTPSession {
                     recipientReports.append(LocalFailure.unsendableRecipient(problem).report)
                     continue
                 }
-                try send(Command.rcptTo(recipient.address))
-                let rcpt = try readReply()
+                let rcpt = try channel.nextReply()
                 switch rcpt.code.verdict {
                 case .permanent: recipientReports.append(RemoteReport.recipient(.recipientRejected, ip: ip, reply: rcpt))
                 case .temporary: recipientReports.append(RemoteReport.recipient(.recipientDeferred, ip: ip, reply: rcpt))
@@ -81,8 +119,7 @@ public struct SMTPSession {
             }
             guard anyAccepted else { return quit(RemoteReport.givingUp(ip: ip)) }
 
-            try send(Command.data)
-            let data = try readReply()
+            let data = try channel.nextReply()
             switch data.code.verdict {
             case .permanent: return quit(RemoteReport.dataFailed(.messageFailed, ip: ip, reply: data))
             case .temporary: return quit(RemoteReport.dataFailed(.messageDeferred, ip: ip, reply: data))
@@ -91,7 +128,7 @@ public struct SMTPSession {
 
             try sendMessage(message, over: connection)
             afterFinalDot = true
-            let final = try readReply()
+            let final = try channel.read()
             switch final.code.verdict {
             case .permanent: return quit(RemoteReport.messageFailed(.messageFailed, ip: ip, reply: final))
             case .temporary: return quit(RemoteReport.messageFailed(.messageDeferred, ip: ip, reply: final))
@@ -134,4 +171,10 @@ public struct SMTPSession {
         output.append(contentsOf: Command.endOfData)
         do { try connection.write(output) } catch { throw .died }
     }
+}
+
+extension ReplyCode {
+    /// A reply to EHLO after which HELO is worth a try: 5xx, or 4xx but 421
+    /// (421 means the server is closing the connection).
+    var refusesEHLO: Bool { value >= 400 && value != 421 }
 }

@@ -22,25 +22,27 @@ public final class SocketConnection: Connection {
 
     deinit { close() }
 
-    /// Connects to `address:port`, waiting at most `connectTimeout` seconds;
-    /// reads and writes then wait at most `ioTimeout` seconds each.
-    public static func connect(to address: IPAddress, port: UInt16,
+    /// Connects to `address:port` from `source` (when given: an address of
+    /// the same family), waiting at most `connectTimeout` seconds; reads and
+    /// writes then wait at most `ioTimeout` seconds each.
+    public static func connect(to address: IPAddress, port: UInt16, from source: IPAddress? = nil,
                                connectTimeout: Int, ioTimeout: Int) -> Result<SocketConnection, ConnectFailure> {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let domain = address.family == .v4 ? AF_INET : AF_INET6
+        let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { return .failure(.failed(errno)) }
         var one: Int32 = 1
         // The final ".\r\n" must not wait for the peer's delayed ACK.
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
 
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = address.networkOrder
-        let started = withUnsafePointer(to: &sin) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        if let source {
+            let bound = SocketAddress.with(source, port: 0) { Glibc.bind(fd, $0, $1) }
+            if bound != 0 {
+                let error = errno
+                _ = Glibc.close(fd)
+                return .failure(.failed(error))
             }
         }
+        let started = SocketAddress.with(address, port: port) { Glibc.connect(fd, $0, $1) }
         if started != 0 && errno != EINPROGRESS {
             let error = errno
             _ = Glibc.close(fd)

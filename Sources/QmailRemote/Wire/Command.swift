@@ -4,8 +4,14 @@
 
 public enum Command {
     public static func helo(_ host: [UInt8]) -> [UInt8] { line("HELO ", host) }
-    public static func mailFrom(_ sender: [UInt8]) -> [UInt8] { line("MAIL FROM:<", MailboxText.render(sender), ">") }
-    public static func rcptTo(_ recipient: [UInt8]) -> [UInt8] { line("RCPT TO:<", MailboxText.render(recipient), ">") }
+    public static func ehlo(_ host: [UInt8]) -> [UInt8] { line("EHLO ", host) }
+    /// MAIL FROM with ESMTP parameters ("SIZE=123", "BODY=8BITMIME", "SMTPUTF8").
+    public static func mailFrom(_ sender: [UInt8], parameters: [String] = [], utf8: Bool = false) -> [UInt8] {
+        line("MAIL FROM:<", MailboxText.render(sender, utf8: utf8), ">" + parameters.map { " " + $0 }.joined())
+    }
+    public static func rcptTo(_ recipient: [UInt8], utf8: Bool = false) -> [UInt8] {
+        line("RCPT TO:<", MailboxText.render(recipient, utf8: utf8), ">")
+    }
     public static let data: [UInt8] = Array("DATA\r\n".utf8)
     public static let quit: [UInt8] = Array("QUIT\r\n".utf8)
     public static let endOfData: [UInt8] = Array(".\r\n".utf8)

@@ -11,11 +11,12 @@ public enum MailboxText {
         case unquotableCharacter
     }
 
-    /// The address as sent between the angle brackets.
-    public static func render(_ address: [UInt8]) -> [UInt8] {
+    /// The address as sent between the angle brackets. With `utf8` (the
+    /// server took SMTPUTF8), UTF-8 in a local part is atext, as RFC 6531 has it.
+    public static func render(_ address: [UInt8], utf8: Bool = false) -> [UInt8] {
         guard let at = address.lastIndex(of: UInt8(ascii: "@")) else { return address }
         let local = address[..<at]
-        if isDotAtom(local) { return address }
+        if isDotAtom(local, utf8: utf8) { return address }
         var out: [UInt8] = [UInt8(ascii: "\"")]
         for byte in local {
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
@@ -36,7 +37,10 @@ public enum MailboxText {
         return nil
     }
 
-    static func isDotAtom(_ text: ArraySlice<UInt8>) -> Bool {
+    /// Whether the address has bytes above 127 (needs SMTPUTF8).
+    public static func isInternational(_ address: [UInt8]) -> Bool { address.contains { $0 > 127 } }
+
+    static func isDotAtom(_ text: ArraySlice<UInt8>, utf8: Bool = false) -> Bool {
         if text.isEmpty || text.first == UInt8(ascii: ".") || text.last == UInt8(ascii: ".") { return false }
         var previousDot = false
         for byte in text {
@@ -44,7 +48,7 @@ public enum MailboxText {
                 if previousDot { return false }
                 previousDot = true
             } else {
-                if !isAtext(byte) { return false }
+                if !(isAtext(byte) || (utf8 && byte > 127)) { return false }
                 previousDot = false
             }
         }
