@@ -64,6 +64,20 @@ class QmailHome:
         return result.stdout
 
 
+    def run_file(self, *args, path, env=None, timeout=60):
+        """Runs with stdin a regular file, as qmail-rspawn hands over the queue file."""
+        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(self.path)}
+        if self.dns is not None:
+            environment["QMAILREMOTE_DNS"] = self.dns.address
+        environment.update(env or {})
+        with open(path, "rb") as stdin:
+            result = subprocess.run([str(BINARY), *args], stdin=stdin, capture_output=True,
+                                    env=environment, timeout=timeout)
+        assert result.returncode == 0, result
+        self.stderr = result.stderr
+        return result.stdout
+
+
 @pytest.fixture
 def home(tmp_path):
     return QmailHome(tmp_path / "qmail")

@@ -1,15 +1,15 @@
 """A scripted DNS server on loopback (UDP), built on dnslib's packet codec.
 
-Zone entries: name -> dict with any of "MX": [(pref, host)], "A": [ip],
+Zone entries: name -> dict with any of "MX": [(pref, host)], "A": [ip], "AAAA": [ip],
 "CNAME": target, "rcode": "NXDOMAIN" | "SERVFAIL" | "REFUSED" (for every
-type), or "rcode_MX"/"rcode_A" for one type. A CNAME is followed as a
+type), or "rcode_MX"/"rcode_A"/"rcode_AAAA" for one type. A CNAME is followed as a
 recursive server would: the chain and the target's records in one answer.
 Unknown names are NXDOMAIN. Every question asked is recorded.
 """
 import socket
 import threading
 
-from dnslib import A, CNAME, MX, QTYPE, RCODE, RR, DNSRecord
+from dnslib import AAAA, A, CNAME, MX, QTYPE, RCODE, RR, DNSRecord
 
 
 class ScriptedDNSServer:
@@ -60,6 +60,9 @@ class ScriptedDNSServer:
             elif qtype == "A":
                 for ip in entry.get("A", []):
                     reply.add_answer(RR(name, QTYPE.A, rdata=A(ip), ttl=60))
+            elif qtype == "AAAA":
+                for ip in entry.get("AAAA", []):
+                    reply.add_answer(RR(name, QTYPE.AAAA, rdata=AAAA(ip), ttl=60))
             return reply
         return reply
 

@@ -9,7 +9,10 @@ Script items: bytes (sent as they are), CLOSE (drop the connection), HANG
 (send nothing, wait for the client to go), ("after_bytes", n, item) to act
 after reading n bytes of the message, ("flood", line) to send line forever,
 ("partial", data) to send data and close, ("sleep", seconds, data) to wait,
-then send data. With many=True every connection runs the script, at once.
+then send data, ("gather", n, pieces, code) to read n command lines in all,
+then send the pieces 50 ms apart (their last reply has `code`). With
+many=True every connection runs the script, at once. `seen` records, for
+each reply sent, how many bytes had come in by then.
 """
 import socket
 import threading
@@ -26,10 +29,15 @@ class ScriptedSMTPServer:
         self.stop_flood = threading.Event()
         self.received = bytearray()
         self.transcripts = []
+        self.seen = []
+        self.peers = []
         self.connections = 0
         self.lock = threading.Lock()
+        family = socket.AF_INET6 if ":" in host else family
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # IPv6 test hosts are addresses of a local route, not of an interface.
+        self.sock.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND
         self.sock.bind((host, port))
         self.sock.listen(128)
         self.host = host
@@ -41,12 +49,13 @@ class ScriptedSMTPServer:
     def _serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 self.done.set()
                 return
             with self.lock:
                 self.connections += 1
+                self.peers.append(peer[0])
                 transcript = bytearray()
                 self.transcripts.append(transcript)
             if self.many:
@@ -138,6 +147,8 @@ class _Conversation:
             except OSError:
                 pass
             return False
+        with self.server.lock:
+            self.server.seen.append(len(self.transcript))
         self.conn.sendall(item)
         return True
 
@@ -166,6 +177,17 @@ class _Conversation:
                 if line is None:
                     return
                 last_command = line
+                if isinstance(item, tuple) and item[0] == "gather":
+                    for _ in range(item[1] - 1):
+                        line = self._read_until(b"\n")
+                        if line is None:
+                            return
+                        last_command = line
+                    for piece in item[2]:
+                        self.conn.sendall(piece)
+                        time.sleep(0.05)
+                    last_code = item[3]
+                    continue
             if not self._act(item):
                 return
             last_code = _code(item)

@@ -23,7 +23,7 @@ public struct DeliveryInput: Sendable {
             if let problem = MailboxText.problem(in: recipient) {
                 throw .badRequest("invalid_recipient", "recipient \(index + 1) \(Self.describe(problem))")
             }
-            if host == nil && !HostName.isDeliverable(Self.domain(of: recipient)) {
+            if host == nil && !HostName.isDeliverable(Self.domain(of: recipient), ipv6: true) {
                 throw .badRequest("invalid_recipient",
                                   "recipient \(index + 1) has no domain to deliver to; give host")
             }
@@ -32,8 +32,10 @@ public struct DeliveryInput: Sendable {
             if host.contains(where: { $0 < 32 || $0 == 127 }) {
                 throw .badRequest("invalid_host", "host contains a line break or other control character")
             }
-            if !HostName.isDeliverable(host) {
-                throw .badRequest("invalid_host", "host is neither a domain name nor an IPv4 literal")
+            // IPv6 literals pass here; in classic mode (control/esmtp 0) the
+            // core then reports them as the command does (#5.1.2).
+            if !HostName.isDeliverable(host, ipv6: true) {
+                throw .badRequest("invalid_host", "host is neither a domain name nor an IP literal")
             }
         }
         self.sender = sender
