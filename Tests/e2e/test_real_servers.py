@@ -47,7 +47,7 @@ def aiosmtpd_server():
             return "250 Message accepted for delivery"
 
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
     controller.start()
     yield controller.port, recorder
     controller.stop()
@@ -65,3 +65,64 @@ def test_aiosmtpd_gets_envelope_and_content(home, aiosmtpd_server):
     assert sender == "<>"  # aiosmtpd keeps the null path as written
     assert recipients == ["a@aio.test", '"john doe"@aio.test']
     assert content == b"Subject: aio\r\n\r\n..two dots\r\nend\r\n"
+
+
+def test_esmtp_with_smtp_sink_pipelining_and_8bitmime(home, smtp_sink, tmp_path):
+    # smtp-sink offers PIPELINING and 8BITMIME (no SIZE: see the aiosmtpd test).
+    port, dump = smtp_sink
+    home.control("esmtp", "1\n")
+    home.control("smtproutes", f"sink.test:127.0.0.1:{port}\n")
+    message = tmp_path / "message"
+    message.write_bytes(b"Subject: esmtp\n\n8bit \xc3\xa9\n.dot\n")
+    out = home.run_file("sink.test", "s@b.test", "one@sink.test", "two@sink.test", path=message)
+    assert out.startswith(b"r\0r\0K127.0.0.1 accepted message.\nRemote host said: 250 2.0.0 Ok")
+    time.sleep(0.3)
+    dumped = next(dump.iterdir()).read_bytes()
+    assert b"X-Helo-Args: helo.test\n" in dumped
+    assert b"X-Client-Proto: ESMTP\n" in dumped
+    assert b"X-Mail-Args: <s@b.test> BODY=8BITMIME\n" in dumped
+    assert dumped.count(b"X-Rcpt-Args:") == 2
+    assert dumped.endswith(b"Subject: esmtp\n\n8bit \xc3\xa9\n.dot\n\n")
+
+
+@pytest.fixture
+def aiosmtpd_utf8():
+    from aiosmtpd.controller import Controller
+
+    class Recorder:
+        def __init__(self):
+            self.envelopes = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options),
+                                   envelope.original_content))
+            return "250 OK"
+
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    yield controller.port, recorder
+    controller.stop()
+
+
+def test_smtputf8_and_size_with_aiosmtpd(home, aiosmtpd_utf8, tmp_path):
+    port, recorder = aiosmtpd_utf8
+    home.control("esmtp", "1\n")
+    home.control("smtproutes", f"aio.test:127.0.0.1:{port}\n")
+    message = tmp_path / "message"
+    message.write_bytes("Subject: \u00fc\n\nx\n".encode())
+    out = home.run_file("aio.test", "j\xf6rg@b.test", "\u7528\u6237@aio.test", path=message)
+    assert out == b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 OK\n\0"
+    sender, recipients, options, content = recorder.envelopes[0]
+    assert sender == "j\xf6rg@b.test" and recipients == ["\u7528\u6237@aio.test"]
+    assert options == ["SIZE=18", "BODY=8BITMIME", "SMTPUTF8"]  # 15 bytes, 3 LFs as CRLF
+    assert content == "Subject: \u00fc\r\n\r\nx\r\n".encode()
+
+
+def test_utf8_address_to_aiosmtpd_without_smtputf8_is_refused(home, aiosmtpd_server):
+    port, recorder = aiosmtpd_server
+    home.control("esmtp", "1\n")
+    home.control("smtproutes", f"aio.test:127.0.0.1:{port}\n")
+    out = home.run("aio.test", "a@b.test", "j\xf6rg@aio.test")
+    assert out == b"DConnected to 127.0.0.1 but it cannot take UTF-8 addresses (no SMTPUTF8). (#5.6.7)\n\0"
+    assert recorder.envelopes == []
