@@ -6,6 +6,8 @@
 final class ScriptedConnection: Connection {
     private var pieces: [[UInt8]]
     private(set) var written: [UInt8] = []
+    /// Each write call's bytes, to see what went out together.
+    private(set) var writes: [[UInt8]] = []
     private(set) var closed = false
     /// Writes fail once this many bytes were written in all.
     var failWritesAfter: Int?
@@ -28,6 +30,7 @@ final class ScriptedConnection: Connection {
     func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) {
         if let limit = failWritesAfter, written.count + bytes.count > limit { throw .failed(32) }
         written.append(contentsOf: bytes)
+        writes.append(Array(bytes))
     }
 
     func close() { closed = true }
