@@ -4,23 +4,15 @@
 # -m 1 (Postfix's C client) and msmtp: wall time (hyperfine medians), CPU and
 # peak RSS (GNU time, medians), then peak RSS delivering a 100 MB message.
 # Usage: bench/cli.sh [runs]   (default 200)
-set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${1:-200}
-scripts/setup.sh bench
-export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release --product qmail-remote >/dev/null
+source "$(dirname "$0")/common.sh"
 bin="$PWD/.build/release/qmail-remote"
-
-work=$(mktemp -d)
-trap 'kill "$sink" 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 mkdir -p "$work/qmail/control" "$work/qmail/queue/lock"
 echo bench.localhost > "$work/qmail/control/me"
 echo "sink.test:127.0.0.1:$port" > "$work/qmail/control/smtproutes"
 export QMAILHOME="$work/qmail"
-user=(); [ "$(id -u)" = 0 ] && user=(-u nobody)
-/usr/sbin/smtp-sink "${user[@]}" 127.0.0.1:"$port" 256 & sink=$!
+/usr/sbin/smtp-sink "${sink_user[@]}" 127.0.0.1:"$port" 256 & started $!
 sleep 0.5
 
 python3 - "$work/1k.eml" <<'PY'

@@ -7,23 +7,12 @@
 # 3. throughput: the gateway with 20 wrk connections in each mode, next to
 #    smtp-source -s 20.
 # Usage: bench/esmtp.sh [runs] [seconds]   (default 100 runs, 8 s per load run)
-set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${1:-100}; seconds=${2:-8}
-scripts/setup.sh bench
-export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release >/dev/null
+source "$(dirname "$0")/common.sh"
 bin="$PWD/.build/release/qmail-remote"; httpd="$PWD/.build/release/qmail-remote-httpd"
-ulimit -n 16384
-
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-user=(); [ "$(id -u)" = 0 ] && user=(-u nobody)
 sink=$(free_port); slow=$(free_port)
-/usr/sbin/smtp-sink "${user[@]}" 127.0.0.1:"$sink" 1024 & pids+=($!)
-python3 bench/latency_proxy.py "$slow" "$sink" 5 & pids+=($!)
+/usr/sbin/smtp-sink "${sink_user[@]}" 127.0.0.1:"$sink" 1024 & started $!
+python3 bench/latency_proxy.py "$slow" "$sink" 5 & started $!
 for mode in esmtp classic; do
     mkdir -p "$work/$mode/control" "$work/$mode/queue/lock"
     echo bench.localhost > "$work/$mode/control/me"

@@ -8,26 +8,15 @@
 # 3. 1000 concurrent requests against a slow sink (smtp-sink -w 2): no error,
 #    and the gateway's peak RSS.
 # Usage: bench/gateway.sh [seconds]   (default 10 per load run)
-set -euo pipefail
-cd "$(dirname "$0")/.."
 seconds=${1:-10}
-scripts/setup.sh bench
-export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release >/dev/null
+source "$(dirname "$0")/common.sh"
 httpd="$PWD/.build/release/qmail-remote-httpd"
-ulimit -n 16384
-
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-user=(); [ "$(id -u)" = 0 ] && user=(-u nobody)
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }   # kB
 wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.05; done; echo "gateway did not start" >&2; exit 1; }
 
 sink_port=$(free_port); slow_port=$(free_port)
-/usr/sbin/smtp-sink "${user[@]}" 127.0.0.1:"$sink_port" 1024 & pids+=($!)
-/usr/sbin/smtp-sink "${user[@]}" -w 2 127.0.0.1:"$slow_port" 2048 & pids+=($!)
+/usr/sbin/smtp-sink "${sink_user[@]}" 127.0.0.1:"$sink_port" 1024 & started $!
+/usr/sbin/smtp-sink "${sink_user[@]}" -w 2 127.0.0.1:"$slow_port" 2048 & started $!
 mkdir -p "$work/qmail/control" "$work/qmail/queue/lock" "$work/slow/control" "$work/slow/queue/lock"
 echo bench.localhost > "$work/qmail/control/me"; echo ":127.0.0.1:$sink_port" > "$work/qmail/control/smtproutes"
 echo bench.localhost > "$work/slow/control/me"; echo ":127.0.0.1:$slow_port" > "$work/slow/control/smtproutes"
@@ -35,7 +24,7 @@ sleep 0.5
 
 # 1. Throughput, gateway and smtp-source in one run.
 port=$(free_port)
-QMAILHOME="$work/qmail" "$httpd" --listen 127.0.0.1:"$port" 2>/dev/null & gw=$!; pids+=($gw)
+QMAILHOME="$work/qmail" "$httpd" --listen 127.0.0.1:"$port" 2>/dev/null & gw=$!; started $gw
 wait_up "$port"
 wrk -t 2 -c 20 -d 2s -s bench/gateway.lua "http://127.0.0.1:$port/v1/deliveries" >/dev/null   # warm-up
 wrk -t 2 -c 20 -d "${seconds}s" --latency -s bench/gateway.lua "http://127.0.0.1:$port/v1/deliveries" > "$work/wrk.txt"
@@ -57,7 +46,7 @@ while left > 0:
     out.write(chunk); left -= len(chunk)
 ' "$work/100m.eml"
 port=$(free_port)
-QMAILHOME="$work/qmail" "$httpd" --listen 127.0.0.1:"$port" --max-message-bytes 200000000 2>/dev/null & gw=$!; pids+=($gw)
+QMAILHOME="$work/qmail" "$httpd" --listen 127.0.0.1:"$port" --max-message-bytes 200000000 2>/dev/null & gw=$!; started $gw
 wait_up "$port"
 curl -sf -o /dev/null -H 'Content-Type: application/json' \
     -d '{"sender":"b@localhost","recipients":["r@sink.test"],"message":"Subject: warm\n\nup\n"}' "http://127.0.0.1:$port/v1/deliveries"
@@ -70,7 +59,7 @@ kill -TERM "$gw"; wait "$gw" || true
 # 3. 1000 concurrent requests against the slow sink.
 port=$(free_port)
 QMAILHOME="$work/slow" "$httpd" --listen 127.0.0.1:"$port" --concurrency 250 --queue-length 1000 \
-    --max-connections 1200 2>/dev/null & gw=$!; pids+=($gw)
+    --max-connections 1200 2>/dev/null & gw=$!; started $gw
 wait_up "$port"
 python3 - "$port" > "$work/burst.txt" <<'PY'
 import concurrent.futures, http.client, json, sys, time

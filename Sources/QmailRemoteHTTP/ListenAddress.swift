@@ -1,6 +1,7 @@
 // --listen HOST:PORT: an IPv4 address, "localhost", or [IPv6], and a port.
 // Knows whether it is loopback only (the one case allowed without tokens).
 
+import QmailRemote
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,6 +32,16 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.host = host
         self.port = port
         self.isIPv6 = isIPv6
+    }
+
+    /// The address to bind; "0.0.0.0" and "::" mean every address.
+    public var address: IPAddress { IPAddress(literal: Array(host.utf8), ipv6: isIPv6)! }
+
+    /// Where a client on this machine reaches the listener.
+    public var reachableAddress: IPAddress {
+        if host == "0.0.0.0" { return IPAddress(127, 0, 0, 1) }
+        if isIPv6 && address == .anyV6 { return IPAddress(literal: Array("::1".utf8), ipv6: true)! }
+        return address
     }
 
     public var isLoopback: Bool {

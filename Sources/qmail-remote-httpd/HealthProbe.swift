@@ -2,6 +2,7 @@
 // exits 0 on a 200, 1 otherwise. For container health checks, so the runtime
 // image needs no HTTP client. A wildcard address is probed on loopback.
 
+import QmailRemote
 import QmailRemoteHTTP
 #if canImport(Glibc)
 import Glibc
@@ -15,24 +16,7 @@ enum HealthProbe {
         var timeout = timeval(tv_sec: Int(timeoutSeconds), tv_usec: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let connected: Int32
-        if listen.isIPv6 {
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = listen.port.bigEndian
-            _ = inet_pton(AF_INET6, listen.host == "::" ? "::1" : listen.host, &address.sin6_addr)
-            connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = listen.port.bigEndian
-            _ = inet_pton(AF_INET, listen.host == "0.0.0.0" ? "127.0.0.1" : listen.host, &address.sin_addr)
-            connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
+        let connected = SocketAddress.with(listen.reachableAddress, port: listen.port) { connect(fd, $0, $1) }
         guard connected == 0 else { return false }
         let request = Array("GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {

@@ -4,9 +4,9 @@
 import Glibc
 #endif
 
-enum SocketAddress {
+public enum SocketAddress {
     /// Calls `body` with the address as a sockaddr and its length.
-    static func with<T>(_ address: IPAddress, port: UInt16,
+    public static func with<T>(_ address: IPAddress, port: UInt16,
                         _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
         switch address.family {
         case .v4:

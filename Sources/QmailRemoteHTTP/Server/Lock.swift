@@ -27,4 +27,28 @@ final class Lock: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
+
+    /// Inside `withLock` only: releases the lock while waiting on `condition`.
+    func wait(on condition: Condition) {
+        pthread_cond_wait(condition.pointer, mutex)
+    }
+}
+
+/// A pthread condition variable, waited on with a Lock.
+final class Condition: @unchecked Sendable {
+    // @unchecked: like Lock, the object only owns the condition variable.
+    let pointer: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: pthread_cond_t())
+        pthread_cond_init(pointer, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(pointer)
+        pointer.deallocate()
+    }
+
+    func signal() { pthread_cond_signal(pointer) }
 }

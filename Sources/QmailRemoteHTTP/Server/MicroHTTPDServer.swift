@@ -5,6 +5,7 @@
 
 internal import CMicroHTTPD
 import Logging
+import QmailRemote
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -36,33 +37,12 @@ public final class MicroHTTPDServer: Sendable {
         // poll(2), not select(2): descriptors past 1024 must work too.
         var flags = MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
             | MHD_USE_ITC.rawValue | MHD_USE_POLL.rawValue
-        let started: OpaquePointer?
         let context = Unmanaged.passUnretained(self).toOpaque()
-        if settings.listen.isIPv6 {
-            flags |= MHD_USE_IPv6.rawValue
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = settings.listen.port.bigEndian
-            _ = inet_pton(AF_INET6, settings.listen.host, &address.sin6_addr)
-            started = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    cmhd_start(flags, accessHandler, requestCompleted, libraryMessage, context, $0,
-                               UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds),
-                               UInt32(Self.listenBacklog), Self.threadStackSize)
-                }
-            }
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = settings.listen.port.bigEndian
-            _ = inet_pton(AF_INET, settings.listen.host, &address.sin_addr)
-            started = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    cmhd_start(flags, accessHandler, requestCompleted, libraryMessage, context, $0,
-                               UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds),
-                               UInt32(Self.listenBacklog), Self.threadStackSize)
-                }
-            }
+        if settings.listen.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
+        let started = SocketAddress.with(settings.listen.address, port: settings.listen.port) { address, _ in
+            cmhd_start(flags, accessHandler, requestCompleted, libraryMessage, context, address,
+                       UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds),
+                       UInt32(Self.listenBacklog), Self.threadStackSize)
         }
         guard let started else { throw .cannotListen(settings.listen.description) }
         daemon.pointer = started
