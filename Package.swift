@@ -1,7 +1,8 @@
 // swift-tools-version: 6.0
 // The qmail-remote package: the delivery core (QmailRemote), the drop-in
 // qmail-remote command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd)
-// and the C bridges (CResolv: glibc's resolver; CMicroHTTPD: libmicrohttpd).
+// and the C bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD:
+// libmicrohttpd).
 import PackageDescription
 
 let package = Package(
@@ -18,6 +19,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         .systemLibrary(
+            name: "CTLS",
+            path: "Sources/CTLS",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
             pkgConfig: "libmicrohttpd",
@@ -25,7 +32,7 @@ let package = Package(
         ),
         .target(
             name: "QmailRemote",
-            dependencies: ["CResolv"]
+            dependencies: ["CResolv", "CTLS"]
         ),
         .executableTarget(
             name: "qmail-remote",

@@ -83,9 +83,9 @@ import Testing
         resolver.a["mx.x.test"] = .records([v4])
         resolver.aaaa["mx.x.test"] = .records([v6])
         let finder = MailExchangers(resolver: resolver, ipv6: true, preference: preference, localAddresses: { [] })
-        let found = try finder.destinations(for: Array("x.test".utf8), route: nil).get().addresses
+        let found = try finder.destinations(for: Array("x.test".utf8), route: nil).get().servers.map(\.address)
         #expect(found == (preference == .ipv4 ? [v4, v6] : [v6, v4]))
         let classic = MailExchangers(resolver: resolver, ipv6: false, localAddresses: { [] })
-        #expect(try classic.destinations(for: Array("x.test".utf8), route: nil).get().addresses == [v4])
+        #expect(try classic.destinations(for: Array("x.test".utf8), route: nil).get().servers.map(\.address) == [v4])
     }
 }

@@ -21,6 +21,12 @@ public struct Configuration: Sendable {
     public var outgoingIPv4: IPAddress?
     public var outgoingIPv6: IPAddress?
     public var addressPreference: AddressPreference
+    /// control/tlspolicy with the qmail TLS patch's tlshosts/ and notlshosts/.
+    public var tlsPolicy: TLSPolicy
+    /// control/clientcert.pem: certificate and key shown when a server asks.
+    public var clientCertificate: String?
+    /// control/tlsclientciphers: OpenSSL's cipher list for TLS 1.2 and older.
+    public var tlsCiphers: String?
     public var routes: SMTPRoutes
     /// Seconds to wait for a connection (control/timeoutconnect).
     public var timeoutConnect: Int
@@ -34,7 +40,11 @@ public struct Configuration: Sendable {
     public init(helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
                 timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
                 dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
-                addressPreference: AddressPreference = .any) {
+                addressPreference: AddressPreference = .any, tlsPolicy: TLSPolicy = TLSPolicy(),
+                clientCertificate: String? = nil, tlsCiphers: String? = nil) {
+        self.tlsPolicy = tlsPolicy
+        self.clientCertificate = clientCertificate
+        self.tlsCiphers = tlsCiphers
         self.helohost = helohost
         self.esmtp = esmtp
         self.outgoingIPv4 = outgoingIPv4
@@ -103,7 +113,16 @@ public struct Configuration: Sendable {
                 dnsServers: dnsServers,
                 outgoingIPv4: try address(at: control + "/outgoingip", .v4),
                 outgoingIPv6: try address(at: control + "/outgoingip6", .v6),
-                addressPreference: try preference(at: control + "/addresspreference"))
+                addressPreference: try preference(at: control + "/addresspreference"),
+                tlsPolicy: try TLSPolicy(lines: try ControlFile.lines(at: control + "/tlspolicy") ?? [],
+                                         controlDirectory: control,
+                                         tlsHosts: try ControlFile.entries(in: control + "/tlshosts") ?? [],
+                                         noTLSHosts: try ControlFile.entries(in: control + "/notlshosts") ?? [],
+                                         file: control + "/tlspolicy"),
+                clientCertificate: ControlFile.exists(at: control + "/clientcert.pem") ? control + "/clientcert.pem" : nil,
+                tlsCiphers: try ControlFile.firstLine(at: control + "/tlsclientciphers").flatMap {
+                    $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self)
+                })
         } catch {
             throw .control(error)
         }

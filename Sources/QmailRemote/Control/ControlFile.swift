@@ -53,6 +53,24 @@ public enum ControlFile {
         return sawDigit ? value : fallback
     }
 
+    /// Whether a file is there (without reading it: it may hold a key).
+    public static func exists(at path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// The names in a directory (not "." and ".."), or nil when it does not exist.
+    public static func entries(in path: String) throws(ControlError) -> [[UInt8]]? {
+        guard let directory = opendir(path) else {
+            if errno == ENOENT { return nil }
+            throw ControlError(file: path, reason: String(cString: strerror(errno)))
+        }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name != [46] && name != [46, 46] { names.append(name) }
+        }
+        return names
+    }
+
     static func contents(at path: String) throws(ControlError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {

@@ -1,8 +1,26 @@
-// control/smtproutes: "domain:relay[:port]" lines. Matching is qmail's: the
+// control/smtproutes: "domain:relay[:port]" lines, optionally with a login
+// ("domain:relay[:port] user password" or "...|user|password", then
+// "insecure" to allow it without TLS). Matching is qmail's: the
 // host exactly, then ".suffix" keys from the longest to the shortest, then the
 // empty key (the default route), all case-insensitive. An empty relay means
 // "use MX" and still wins over the default route. An IPv6 relay is written in
 // brackets, so the port after it is unambiguous: "x.test:[2001:db8::25]:2525".
+
+/// A login for a route (SMTP AUTH). Never printed: its description hides it.
+public struct Credentials: Sendable, Equatable, CustomStringConvertible {
+    public let user: [UInt8]
+    public let password: [UInt8]
+    /// The route says "insecure": the login may go without TLS.
+    public let allowWithoutTLS: Bool
+
+    public init(user: [UInt8], password: [UInt8], allowWithoutTLS: Bool = false) {
+        self.user = user
+        self.password = password
+        self.allowWithoutTLS = allowWithoutTLS
+    }
+
+    public var description: String { "Credentials(redacted)" }
+}
 
 public struct Route: Sendable, Equatable {
     public enum Target: Sendable, Equatable {
@@ -16,10 +34,17 @@ public struct Route: Sendable, Equatable {
 
     public let target: Target
     public let port: UInt16
+    public var credentials: Credentials?
+
+    public init(target: Target, port: UInt16, credentials: Credentials? = nil) {
+        self.target = target
+        self.port = port
+        self.credentials = credentials
+    }
 }
 
 public struct SMTPRoutes: Sendable, Equatable {
-    private var routes: [[UInt8]: Route] = [:]
+    private var routes = HostTable<Route>()
 
     public init() {}
 
@@ -32,8 +57,20 @@ public struct SMTPRoutes: Sendable, Equatable {
             if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
             func bad(_ why: String) -> ControlError { ControlError(file: file, reason: "line \(number + 1): \(why)") }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw bad("no colon") }
-            let key = HostName.lowercased(Array(line[..<colon]))
-            let rest = line[(colon + 1)...]
+            let key = Array(line[..<colon])
+            // "relay[:port] user password [insecure]" or "relay[:port]|user|password[|insecure]".
+            var rest = line[(colon + 1)...]
+            var credentials: Credentials?
+            if let split = rest.firstIndex(where: { $0 == 32 || $0 == UInt8(ascii: "|") }) {
+                let separator = rest[split]
+                let words = rest[(split + 1)...].split(separator: separator, omittingEmptySubsequences: separator == 32)
+                guard words.count == 2 || (words.count == 3 && words[2].elementsEqual("insecure".utf8)),
+                      !words[0].isEmpty, !words[1].isEmpty else {
+                    throw bad("after the relay give: user password [insecure], or |user|password[|insecure]")
+                }
+                credentials = Credentials(user: Array(words[0]), password: Array(words[1]), allowWithoutTLS: words.count == 3)
+                rest = rest[..<split]
+            }
             let relay: ArraySlice<UInt8>
             var port: UInt16 = 25
             var portText: ArraySlice<UInt8>?
@@ -69,18 +106,11 @@ public struct SMTPRoutes: Sendable, Equatable {
             } else {
                 throw bad("relay is neither a host name nor an IP address")
             }
-            routes[key] = Route(target: target, port: port)  // a later line wins, as in qmail
+            if credentials != nil, case .mailExchangers = target { throw bad("a login needs a relay") }
+            routes.set(key, Route(target: target, port: port, credentials: credentials))
         }
     }
 
     /// The route for `host`, if any key matches.
-    public func route(for host: [UInt8]) -> Route? {
-        if routes.isEmpty { return nil }
-        let host = HostName.lowercased(host)
-        if let exact = routes[host] { return exact }
-        for (index, byte) in host.enumerated() where byte == UInt8(ascii: ".") {
-            if let route = routes[Array(host[index...])] { return route }
-        }
-        return routes[[]]
-    }
+    public func route(for host: [UInt8]) -> Route? { routes.lookup(host) }
 }

@@ -30,6 +30,18 @@ public enum LocalFailure: Error, Sendable, Equatable {
     case tooLargeForServer(IPAddress, size: Int, limit: Int)
     /// Ours: UTF-8 in an address, and the server did not offer SMTPUTF8.
     case noSMTPUTF8(IPAddress)
+    /// Ours: TLS is required (tlspolicy encrypt/verify, tlshosts) and the server does not offer STARTTLS.
+    case startTLSNotOffered(IPAddress)
+    /// Ours: TLS is required and the handshake failed (or TLS could not be set up).
+    case tlsHandshakeFailed(IPAddress, reason: String)
+    /// Ours: policy verify, and the certificate did not pass.
+    case certificateNotVerified(IPAddress, name: [UInt8], reason: String)
+    /// Ours: TLS is required for the destination, but control/esmtp is 0.
+    case tlsNeedsESMTP
+    /// Ours: credentials on the route, and the connection is not encrypted.
+    case authNeedsTLS(IPAddress)
+    /// Ours: credentials on the route, and the server offers no mechanism we have.
+    case authNotOffered(IPAddress)
 
     public var report: Report {
         switch self {
@@ -62,7 +74,24 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(.messageFailed, "Connected to \(ip) but the message (\(size) bytes) is larger than its limit of \(limit) bytes. (#5.3.4)\n")
         case .noSMTPUTF8(let ip):
             return Report(.messageFailed, "Connected to \(ip) but it cannot take UTF-8 addresses (no SMTPUTF8). (#5.6.7)\n")
+        case .startTLSNotOffered(let ip):
+            return Report(.messageDeferred, "Connected to \(ip) but it does not offer STARTTLS, and TLS is required. (#4.7.0)\n")
+        case .tlsHandshakeFailed(let ip, let reason):
+            return Report(.messageDeferred, "Connected to \(ip) but the TLS handshake failed: \(Self.printable(reason)). (#4.7.0)\n")
+        case .certificateNotVerified(let ip, let name, let reason):
+            return Report(.messageDeferred, "Connected to \(ip) but its certificate for \(Self.printable(String(decoding: name, as: UTF8.self))) was not verified: \(Self.printable(reason)). (#4.7.5)\n")
+        case .tlsNeedsESMTP:
+            return Report(.messageDeferred, "TLS is required for this destination, but control/esmtp is 0. (#4.3.0)\n")
+        case .authNeedsTLS(let ip):
+            return Report(.messageDeferred, "Connected to \(ip) but the connection is not encrypted, and the route's login needs TLS. (#4.7.0)\n")
+        case .authNotOffered(let ip):
+            return Report(.messageDeferred, "Connected to \(ip) but it offers no login mechanism I have (PLAIN, LOGIN, CRAM-MD5). (#4.7.0)\n")
         }
+    }
+
+    /// Text from outside (a name, OpenSSL's words) with bytes below 32 or above 126 as '?'.
+    static func printable(_ text: String) -> String {
+        String(decoding: text.utf8.map { $0 < 32 || $0 > 126 ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
     }
 
     private static func describe(_ problem: MailboxText.Problem) -> String {

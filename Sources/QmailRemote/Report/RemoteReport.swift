@@ -31,6 +31,15 @@ public enum RemoteReport {
         Report(letter, Array("\(ip) failed after I sent the message.\n".utf8) + said(reply))
     }
 
+    public static func startTLSRefused(ip: IPAddress, reply: Reply) -> Report {
+        Report(.messageDeferred, Array("Connected to \(ip) but STARTTLS was refused, and TLS is required.\n".utf8) + said(reply))
+    }
+
+    /// A refused login names the mechanism; never the credentials.
+    public static func loginRefused(ip: IPAddress, mechanism: String, reply: Reply) -> Report {
+        Report(.messageDeferred, Array("Connected to \(ip) but the login (\(mechanism)) was refused.\n".utf8) + said(reply))
+    }
+
     public static func accepted(ip: IPAddress, reply: Reply) -> Report {
         Report(.messageAccepted, Array("\(ip) accepted message.\n".utf8) + said(reply))
     }

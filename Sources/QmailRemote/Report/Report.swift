@@ -32,6 +32,8 @@ public struct DeliveryReport: Sendable, Equatable {
     /// One per recipient reached, in argument order; fewer on failure.
     public let recipientReports: [Report]
     public let messageReport: Report
+    /// The TLS the conversation ended under, if any (not part of the qmail bytes).
+    public var tls: TLSSummary?
 
     public init(recipientReports: [Report], messageReport: Report) {
         precondition(messageReport.letter == .messageAccepted || messageReport.letter == .messageDeferred

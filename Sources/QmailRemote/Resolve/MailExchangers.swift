@@ -8,10 +8,14 @@
 public struct Destination: Sendable, Equatable {
     public let address: IPAddress
     public let preference: Int
+    /// The server's name, for TLS (SNI, the certificate check, tlshosts):
+    /// the MX host, the relay, the host itself, or an address's text.
+    public let name: [UInt8]
 
-    public init(address: IPAddress, preference: Int) {
+    public init(address: IPAddress, preference: Int, name: [UInt8]) {
         self.address = address
         self.preference = preference
+        self.name = name
     }
 }
 
@@ -30,25 +34,26 @@ public struct MailExchangers {
         self.preference = preference
     }
 
-    /// Addresses to try with their port, or the failure to report.
-    public func destinations(for host: [UInt8], route: Route?) -> Result<(addresses: [IPAddress], port: UInt16), LocalFailure> {
+    /// Servers to try with their port, or the failure to report.
+    public func destinations(for host: [UInt8], route: Route?) -> Result<(servers: [Destination], port: UInt16), LocalFailure> {
         if let route {
             switch route.target {
             case .address(let address):
-                return usable([address]).isEmpty ? .failure(.noMailExchanger) : .success(([address], route.port))
+                let server = Destination(address: address, preference: 0, name: Array(address.description.utf8))
+                return usable([address]).isEmpty ? .failure(.noMailExchanger) : .success(([server], route.port))
             case .name(let name):
-                return relayAddresses(name).map { ($0, route.port) }
+                return relayAddresses(name).map { ($0.map { Destination(address: $0, preference: 0, name: name) }, route.port) }
             case .mailExchangers: break
             }
         }
         let port = route?.port ?? 25
         let found: Result<[Destination], LocalFailure>
         if let literal = IPAddress(literal: host, ipv6: ipv6) {
-            found = .success([Destination(address: literal, preference: 0)])
+            found = .success([Destination(address: literal, preference: 0, name: Array(literal.description.utf8))])
         } else {
             found = lookUpMailExchangers(host)
         }
-        return found.flatMap(dropLocal).map { ($0.map(\.address), port) }
+        return found.flatMap(dropLocal).map { ($0, port) }
     }
 
     private func usable(_ addresses: [IPAddress]) -> [IPAddress] {
@@ -95,7 +100,7 @@ public struct MailExchangers {
         case .temporaryFailure: return .failure(.temporaryDNSFailure)
         case .noRecords:
             switch addresses(of: host) {
-            case .records(let found): return .success(found.map { Destination(address: $0, preference: 0) })
+            case .records(let found): return .success(found.map { Destination(address: $0, preference: 0, name: host) })
             case .noSuchDomain, .noRecords: return .failure(.noSuchHost(host))
             case .temporaryFailure: return .failure(.temporaryDNSFailure)
             }
@@ -110,7 +115,7 @@ public struct MailExchangers {
         for record in ordered where !record.exchange.isEmpty {
             switch addresses(of: record.exchange) {
             case .records(let addresses):
-                destinations += addresses.map { Destination(address: $0, preference: record.preference) }
+                destinations += addresses.map { Destination(address: $0, preference: record.preference, name: record.exchange) }
             case .temporaryFailure: sawTemporaryFailure = true
             case .noSuchDomain, .noRecords: continue
             }

@@ -3,15 +3,22 @@
 // server offers PIPELINING); asking for the next reply sends the next window
 // when its command has not gone out yet. No reply codes are judged here.
 
-struct Channel<Link: Connection> {
-    let connection: Link
+struct Channel {
+    private(set) var connection: any Connection
     private var reader = ReplyReader()
     private var queued: [[UInt8]] = []
     private var sent = 0
     private var answered = 0
     private var window = 1
 
-    init(connection: Link) { self.connection = connection }
+    init(connection: any Connection) { self.connection = connection }
+
+    /// Goes on over TLS. Anything the server sent after its 220 to STARTTLS
+    /// is dropped unread (it could be injected commands' replies).
+    mutating func secure(_ secured: TLSConnection) {
+        connection = secured
+        reader = ReplyReader()
+    }
 
     mutating func send(_ command: [UInt8]) throws(SMTPSession.Stop) {
         do { try connection.write(command) } catch { throw .died }

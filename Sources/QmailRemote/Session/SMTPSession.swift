@@ -1,9 +1,36 @@
 // One SMTP conversation on an open connection. Classic mode is qmail-remote's
 // to the byte: greeting, HELO, MAIL, RCPT for each recipient, DATA, the
 // message, the dot, QUIT without waiting. ESMTP mode says EHLO (HELO when
-// refused), uses SIZE, 8BITMIME, SMTPUTF8 and PIPELINING when offered, and
-// reports exactly as the classic one would. Every path ends in a
-// DeliveryReport; nothing throws out.
+// refused), STARTTLS as the TLS plan says (EHLO again after it), logs in when
+// the route has credentials, uses SIZE, 8BITMIME, SMTPUTF8 and PIPELINING
+// when offered, and reports exactly as the classic one would. Every path ends
+// in a report, or (TLS "may", failed handshake) a request to try again in
+// plain text; nothing throws out.
+
+public enum SessionOutcome: Sendable {
+    case report(DeliveryReport)
+    /// The TLS handshake failed under "may": connect again and go without TLS.
+    case retryInPlainText
+}
+
+/// How TLS goes for one connection.
+public struct TLSPlan {
+    public var requirement: TLSRequirement
+    /// The name the certificate must match (for reports).
+    public var serverName: [UInt8]
+    /// Turns the connection into TLS after STARTTLS; nil: no TLS possible.
+    public var upgrade: ((any Connection) -> Result<TLSConnection, TLSFailure>)?
+    /// TLS already in place from the start (SMTPS, port 465).
+    public var implicit: TLSSummary?
+
+    public init(requirement: TLSRequirement, serverName: [UInt8] = [],
+                upgrade: ((any Connection) -> Result<TLSConnection, TLSFailure>)? = nil, implicit: TLSSummary? = nil) {
+        self.requirement = requirement
+        self.serverName = serverName
+        self.upgrade = upgrade
+        self.implicit = implicit
+    }
+}
 
 public struct SMTPSession {
     public let ip: IPAddress
@@ -13,6 +40,8 @@ public struct SMTPSession {
     /// gets its `h` report in its place and is never sent.
     public let recipients: [(address: [UInt8], problem: MailboxText.Problem?)]
     public let esmtp: Bool
+    /// The route's login, if any (ESMTP mode only).
+    public let credentials: Credentials?
 
     /// The message is read and sent in pieces of this size.
     static let chunkSize = 65536
@@ -20,12 +49,14 @@ public struct SMTPSession {
     static let pipelineWindow = 100
 
     public init(ip: IPAddress, helohost: [UInt8], sender: [UInt8],
-                recipients: [(address: [UInt8], problem: MailboxText.Problem?)], esmtp: Bool = false) {
+                recipients: [(address: [UInt8], problem: MailboxText.Problem?)], esmtp: Bool = false,
+                credentials: Credentials? = nil) {
         self.ip = ip
         self.helohost = helohost
         self.sender = sender
         self.recipients = recipients
         self.esmtp = esmtp
+        self.credentials = credentials
     }
 
     enum Stop: Error {
@@ -35,16 +66,30 @@ public struct SMTPSession {
         case partialFinalLine
     }
 
-    public func run(over connection: some Connection, message: some MessageSource) -> DeliveryReport {
+    /// Without TLS (the classic way, and unit tests).
+    public func run(over connection: any Connection, message: some MessageSource) -> DeliveryReport {
+        switch run(over: connection, message: message, tls: TLSPlan(requirement: TLSRequirement(level: .none))) {
+        case .report(let report): return report
+        case .retryInPlainText: return DeliveryReport(failure: LocalFailure.connectionDied(ip, possibleDuplicate: false).report)
+        }
+    }
+
+    public func run(over connection: any Connection, message: some MessageSource, tls plan: TLSPlan) -> SessionOutcome {
         var channel = Channel(connection: connection)
         var recipientReports: [Report] = []
         var afterFinalDot = false
-        defer { connection.close() }
+        var tls = plan.implicit
+        defer { channel.connection.close() }
 
-        func quit(_ report: Report) -> DeliveryReport {
+        func finish(_ report: Report) -> SessionOutcome {
+            var delivery = DeliveryReport(recipientReports: recipientReports, messageReport: report)
+            delivery.tls = tls
+            return .report(delivery)
+        }
+        func quit(_ report: Report) -> SessionOutcome {
             channel.finishPipeline()
-            try? connection.write(Command.quit)
-            return DeliveryReport(recipientReports: recipientReports, messageReport: report)
+            try? channel.connection.write(Command.quit)
+            return finish(report)
         }
 
         do {
@@ -53,16 +98,14 @@ public struct SMTPSession {
 
             var extensions = Extensions()
             if esmtp {
-                try channel.send(Command.ehlo(helohost))
-                let ehlo = try channel.read()
-                if ehlo.code.isGoodHello {
-                    extensions = Extensions(ehloReply: ehlo)
-                } else if ehlo.code.refusesEHLO {
-                    try channel.send(Command.helo(helohost))
-                    let hello = try channel.read()
-                    guard hello.code.isGoodHello else { return quit(RemoteReport.nameRejected(ip: ip, reply: hello)) }
-                } else {
-                    return quit(RemoteReport.nameRejected(ip: ip, reply: ehlo))
+                switch try hello(&channel, plan: plan, tls: &tls) {
+                case .ready(let offered): extensions = offered
+                case .quit(let report): return quit(report)
+                case .broken(let report): return finish(report)
+                case .retryInPlainText: return .retryInPlainText
+                }
+                if let refusal = try login(&channel, extensions: extensions, encrypted: tls != nil) {
+                    return quit(refusal)
                 }
             } else {
                 try channel.send(Command.helo(helohost))
@@ -126,7 +169,7 @@ public struct SMTPSession {
             case .accepted: break
             }
 
-            try sendMessage(message, over: connection)
+            try sendMessage(message, over: channel.connection)
             afterFinalDot = true
             let final = try channel.read()
             switch final.code.verdict {
@@ -142,13 +185,64 @@ public struct SMTPSession {
             case .unreadableMessage: failure = .unreadableMessage
             case .partialFinalLine: failure = .partialFinalLine
             }
-            return DeliveryReport(recipientReports: recipientReports, messageReport: failure.report)
+            return finish(failure.report)
         }
+    }
+
+    private enum Hello {
+        case ready(Extensions)
+        /// Report, after QUIT.
+        case quit(Report)
+        /// Report; the connection is in no state for QUIT.
+        case broken(Report)
+        case retryInPlainText
+    }
+
+    /// EHLO (HELO when EHLO is refused), then STARTTLS and EHLO again when
+    /// the plan asks for TLS and the server offers it.
+    private func hello(_ channel: inout Channel, plan: TLSPlan, tls: inout TLSSummary?) throws(Stop) -> Hello {
+        let required = tls == nil && plan.requirement.level.isRequired
+        try channel.send(Command.ehlo(helohost))
+        var ehlo = try channel.read()
+        guard ehlo.code.isGoodHello else {
+            guard ehlo.code.refusesEHLO else { return .quit(RemoteReport.nameRejected(ip: ip, reply: ehlo)) }
+            if required { return .quit(LocalFailure.startTLSNotOffered(ip).report) }
+            try channel.send(Command.helo(helohost))
+            let hello = try channel.read()
+            return hello.code.isGoodHello ? .ready(Extensions()) : .quit(RemoteReport.nameRejected(ip: ip, reply: hello))
+        }
+        let extensions = Extensions(ehloReply: ehlo)
+        guard tls == nil, plan.requirement.level != .none, let upgrade = plan.upgrade else { return .ready(extensions) }
+        guard extensions.has("STARTTLS") else {
+            return required ? .quit(LocalFailure.startTLSNotOffered(ip).report) : .ready(extensions)
+        }
+        try channel.send(Command.startTLS)
+        let ready = try channel.read()
+        guard ready.code.isReadyForTLS else {
+            return required ? .quit(RemoteReport.startTLSRefused(ip: ip, reply: ready)) : .ready(extensions)
+        }
+        switch upgrade(channel.connection) {
+        case .failure(let failure):
+            if plan.requirement.level == .may { return .retryInPlainText }
+            return .broken(LocalFailure.tlsHandshakeFailed(ip, reason: failure.reason).report)
+        case .success(let secured):
+            channel.secure(secured)
+            tls = secured.summary
+            if plan.requirement.level == .verify && !secured.summary.verified {
+                return .quit(LocalFailure.certificateNotVerified(ip, name: plan.serverName,
+                                                                 reason: secured.summary.verifyProblem ?? "").report)
+            }
+        }
+        // RFC 3207: forget what was said before TLS, and ask again.
+        try channel.send(Command.ehlo(helohost))
+        ehlo = try channel.read()
+        guard ehlo.code.isGoodHello else { return .quit(RemoteReport.nameRejected(ip: ip, reply: ehlo)) }
+        return .ready(Extensions(ehloReply: ehlo))
     }
 
     /// Streams the message through the encoder; the last piece and the final
     /// dot go out in one write. Memory stays at about two chunks.
-    private func sendMessage(_ message: some MessageSource, over connection: some Connection) throws(Stop) {
+    private func sendMessage(_ message: some MessageSource, over connection: any Connection) throws(Stop) {
         var encoder = MessageEncoder()
         var input = [UInt8](unsafeUninitializedCapacity: Self.chunkSize) { $1 = Self.chunkSize }
         var output: [UInt8] = []
@@ -177,4 +271,9 @@ extension ReplyCode {
     /// A reply to EHLO after which HELO is worth a try: 5xx, or 4xx but 421
     /// (421 means the server is closing the connection).
     var refusesEHLO: Bool { value >= 400 && value != 421 }
+    /// STARTTLS must be answered with exactly 220.
+    var isReadyForTLS: Bool { value == 220 }
+    /// AUTH: 334 asks for the next piece; 235 (or another 2xx) is success.
+    var isAuthContinue: Bool { value == 334 }
+    var isAuthSuccess: Bool { value >= 200 && value < 300 }
 }

@@ -16,6 +16,9 @@ public enum ConnectFailure: Error, Sendable, Equatable {
 public final class SocketConnection: Connection {
     private var fd: Int32
 
+    /// The descriptor, for a TLS layer on top.
+    var descriptor: Int32 { fd }
+
     private init(fd: Int32) {
         self.fd = fd
     }

@@ -12,9 +12,13 @@ public enum Command {
     public static func rcptTo(_ recipient: [UInt8], utf8: Bool = false) -> [UInt8] {
         line("RCPT TO:<", MailboxText.render(recipient, utf8: utf8), ">")
     }
+    public static let startTLS: [UInt8] = Array("STARTTLS\r\n".utf8)
     public static let data: [UInt8] = Array("DATA\r\n".utf8)
     public static let quit: [UInt8] = Array("QUIT\r\n".utf8)
     public static let endOfData: [UInt8] = Array(".\r\n".utf8)
+
+    /// A command without argument: "AUTH LOGIN".
+    static func line(_ text: String) -> [UInt8] { Array(text.utf8) + [13, 10] }
 
     private static func line(_ verb: String, _ argument: [UInt8], _ tail: String = "") -> [UInt8] {
         var out = Array(verb.utf8)

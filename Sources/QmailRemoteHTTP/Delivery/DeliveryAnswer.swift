@@ -50,12 +50,16 @@ public struct DeliveryAnswer: Sendable {
         })
         let deliveriesJSON = JSONValue.array(results.map { result in
             let reports = result.report.recipientReports + [result.report.messageReport]
+            let tls: JSONValue = result.report.tls.map {
+                .object([("version", .string($0.version)), ("cipher", .string($0.cipher)), ("verified", .bool($0.verified))])
+            } ?? .null
             return .object([
                 ("host", .text(result.host)),
                 ("recipients", .array(result.recipientIndices.map { .text(recipients[$0]) })),
                 ("reports", .array(reports.map {
                     .object([("letter", .string(String($0.letter.character))), ("text", .text($0.text))])
                 })),
+                ("tls", tls),
             ])
         })
         let body = JSONValue.object([("outcome", .string(overall.rawValue)), ("recipients", recipientsJSON),

@@ -1,9 +1,31 @@
-// Strict base64 (RFC 4648, standard alphabet): padding required to a multiple
-// of four, no white space, no bits left over. Nil for anything else.
+// Base64 (RFC 4648, standard alphabet): encoding for SMTP AUTH, and strict
+// decoding (padding required to a multiple of four, no white space, no bits
+// left over; nil for anything else) for AUTH challenges and the gateway.
 
-enum Base64 {
-    static func decode(_ text: String) -> [UInt8]? {
-        let input = Array(text.utf8)
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            var value = UInt32(chunk[chunk.startIndex]) << 16
+            if chunk.count > 1 { value |= UInt32(chunk[chunk.startIndex + 1]) << 8 }
+            if chunk.count > 2 { value |= UInt32(chunk[chunk.startIndex + 2]) }
+            out.append(alphabet[Int(value >> 18 & 63)])
+            out.append(alphabet[Int(value >> 12 & 63)])
+            out.append(chunk.count > 1 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(chunk.count > 2 ? alphabet[Int(value & 63)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return out
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? { decode(bytes: Array(text.utf8)) }
+
+    public static func decode(bytes input: [UInt8]) -> [UInt8]? {
         guard input.count % 4 == 0 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(input.count / 4 * 3)
