@@ -9,9 +9,11 @@ Script items: bytes (sent as they are), CLOSE (drop the connection), HANG
 (send nothing, wait for the client to go), ("after_bytes", n, item) to act
 after reading n bytes of the message, ("flood", line) to send line forever,
 ("partial", data) to send data and close, ("sleep", seconds, data) to wait,
-then send data, ("gather", n, pieces, code) to read n command lines in all,
+then send data, ("tls-garbage",) to answer with bytes that are not TLS and
+close, ("gather", n, pieces, code) to read n command lines in all,
 then send the pieces 50 ms apart (their last reply has `code`). With
-many=True every connection runs the script, at once. `seen` records, for
+many=True every connection runs the script, at once; with scripts=[...] the
+n-th connection runs the n-th script (the last one again after that). `seen` records, for
 each reply sent, how many bytes had come in by then.
 """
 import socket
@@ -23,9 +25,10 @@ HANG = "hang"
 
 
 class ScriptedSMTPServer:
-    def __init__(self, replies, host="127.0.0.1", port=0, family=socket.AF_INET, many=False):
+    def __init__(self, replies, host="127.0.0.1", port=0, family=socket.AF_INET, many=False, scripts=None):
         self.replies = list(replies)
-        self.many = many
+        self.scripts = scripts
+        self.many = many or bool(scripts)
         self.stop_flood = threading.Event()
         self.received = bytearray()
         self.transcripts = []
@@ -137,6 +140,9 @@ class _Conversation:
             time.sleep(item[1])
             self.conn.sendall(item[2])
             return True
+        if isinstance(item, tuple) and item[0] == "tls-garbage":
+            self.conn.sendall(b"this is not a TLS server hello\r\n" * 4)
+            return False
         if isinstance(item, tuple) and item[0] == "partial":
             self.conn.sendall(item[1])
             return False
@@ -153,7 +159,10 @@ class _Conversation:
         return True
 
     def run(self):
-        replies = list(self.server.replies)
+        scripts = self.server.scripts
+        with self.server.lock:
+            index = next(i for i, t in enumerate(self.server.transcripts) if t is self.transcript)
+        replies = list(scripts[min(index, len(scripts) - 1)] if scripts else self.server.replies)
         if not replies or not self._act(replies.pop(0)):
             return
         last_command, last_code = b"", 999
