@@ -18,12 +18,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
-        .systemLibrary(
-            name: "CTLS",
-            path: "Sources/CTLS",
-            pkgConfig: "openssl",
-            providers: [.apt(["libssl-dev"])]
-        ),
+        // OpenSSL's headers at build time (libssl-dev); the libraries are
+        // loaded at run time, only when a delivery uses TLS.
+        .target(name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",

@@ -1,6 +1,6 @@
-// TLS over an open SocketConnection with OpenSSL: the handshake, reads and
-// writes all bounded by the socket's deadlines (SO_RCVTIMEO/SO_SNDTIMEO on a
-// blocking socket make OpenSSL give up with WANT_READ/WANT_WRITE). The
+// TLS over an open SocketConnection with OpenSSL (through CTLS, which loads
+// it on first use): the handshake, reads and writes all bounded by the
+// socket's deadlines (SO_RCVTIMEO/SO_SNDTIMEO on a blocking socket). The
 // certificate is checked after the handshake, so one handshake serves every
 // policy; TLSSummary says what was agreed and whether it was verified.
 
@@ -39,13 +39,13 @@ public final class TLSContext: @unchecked Sendable {
 
     /// nil with the reason when a file cannot be used.
     public init(caFile: String?, clientCertificate: String?, ciphers: String?) throws(TLSFailure) {
-        guard let context = ctls_context(caFile, clientCertificate, ciphers) else {
+        guard let context = ctls_context_new(caFile, clientCertificate, ciphers) else {
             throw .failed(Self.lastError())
         }
         pointer = context
     }
 
-    deinit { SSL_CTX_free(pointer) }
+    deinit { ctls_context_free(pointer) }
 
     static func lastError() -> String {
         var text = [CChar](repeating: 0, count: 256)
@@ -56,7 +56,7 @@ public final class TLSContext: @unchecked Sendable {
 
 public final class TLSConnection: Connection {
     private let socket: SocketConnection
-    private let ssl: OpaquePointer
+    private let tls: OpaquePointer
     public let summary: TLSSummary
 
     /// Shakes hands over `socket`, naming `serverName` (SNI, not for an IP)
@@ -66,51 +66,48 @@ public final class TLSConnection: Connection {
         let text = String(decoding: serverName, as: UTF8.self)
         let isAddress = IPAddress(literal: serverName, ipv6: true) != nil
         let address = IPAddress(literal: serverName, ipv6: true)?.description
-        guard let ssl = ctls_connection(context.pointer, socket.descriptor, isAddress ? nil : text,
-                                        isAddress ? nil : text, address) else {
+        guard let tls = ctls_connection_new(context.pointer, socket.descriptor, isAddress ? nil : text,
+                                            isAddress ? nil : text, address) else {
             return .failure(.failed(TLSContext.lastError()))
         }
-        let result = SSL_connect(ssl)
+        let result = ctls_handshake(tls)
         if result != 1 {
-            let error = SSL_get_error(ssl, result)
-            let reason = error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? TLSFailure.timedOut
-                : .failed(error == SSL_ERROR_SYSCALL ? "connection closed during the handshake" : TLSContext.lastError())
-            SSL_free(ssl)
-            return .failure(reason)
+            let failure: TLSFailure = result == CTLS_TIMED_OUT ? .timedOut
+                : .failed(result == CTLS_CLOSED ? "connection closed during the handshake" : TLSContext.lastError())
+            ctls_connection_free(tls)
+            return .failure(failure)
         }
         var problem: UnsafePointer<CChar>?
-        let verified = ctls_verified(ssl, &problem) == 1
-        let summary = TLSSummary(version: String(cString: SSL_get_version(ssl)), cipher: String(cString: ctls_cipher(ssl)),
+        let verified = ctls_verified(tls, &problem) == 1
+        let summary = TLSSummary(version: String(cString: ctls_version(tls)), cipher: String(cString: ctls_cipher(tls)),
                                  verified: verified, verifyProblem: verified ? nil : problem.map { String(cString: $0) })
-        return .success(TLSConnection(socket: socket, ssl: ssl, summary: summary))
+        return .success(TLSConnection(socket: socket, tls: tls, summary: summary))
     }
 
-    private init(socket: SocketConnection, ssl: OpaquePointer, summary: TLSSummary) {
+    private init(socket: SocketConnection, tls: OpaquePointer, summary: TLSSummary) {
         self.socket = socket
-        self.ssl = ssl
+        self.tls = tls
         self.summary = summary
     }
 
-    deinit { SSL_free(ssl) }
+    deinit { ctls_connection_free(tls) }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
-        let count = SSL_read(ssl, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
+        let count = ctls_read(tls, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         if count > 0 { return Int(count) }
-        switch SSL_get_error(ssl, count) {
-        case SSL_ERROR_ZERO_RETURN: return 0
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: throw .timedOut
-        case SSL_ERROR_SYSCALL where errno == 0: return 0   // closed without close_notify
+        switch count {
+        case CTLS_CLOSED: return 0
+        case CTLS_TIMED_OUT: throw .timedOut
         default: throw .failed(errno)
         }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) {
-        if bytes.isEmpty { return }
-        let count = SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
-        if count == bytes.count { return }
-        switch SSL_get_error(ssl, count) {
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: throw .timedOut
-        default: throw .failed(errno)
+        var offset = 0
+        while offset < bytes.count {
+            let count = ctls_write(tls, bytes.baseAddress! + offset, Int32(min(bytes.count - offset, Int(Int32.max))))
+            if count > 0 { offset += Int(count); continue }
+            throw count == CTLS_TIMED_OUT ? .timedOut : .failed(errno)
         }
     }
 

@@ -1,0 +1,187 @@
+/* CTLS: OpenSSL 3 through dlopen. Each OpenSSL function used is looked up
+ * once (pthread_once) from libssl.so.3 and libcrypto.so.3; OpenSSL's headers
+ * give the types and constants, nothing is linked. */
+#include "ctls.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#define CTLS_FUNCTIONS(X) \
+    X(ssl, const SSL_METHOD *, TLS_client_method, (void)) \
+    X(ssl, SSL_CTX *, SSL_CTX_new, (const SSL_METHOD *)) \
+    X(ssl, void, SSL_CTX_free, (SSL_CTX *)) \
+    X(ssl, void, SSL_CTX_set_verify, (SSL_CTX *, int, SSL_verify_cb)) \
+    X(ssl, uint64_t, SSL_CTX_set_options, (SSL_CTX *, uint64_t)) \
+    X(ssl, int, SSL_CTX_load_verify_locations, (SSL_CTX *, const char *, const char *)) \
+    X(ssl, int, SSL_CTX_set_default_verify_paths, (SSL_CTX *)) \
+    X(ssl, int, SSL_CTX_use_certificate_chain_file, (SSL_CTX *, const char *)) \
+    X(ssl, int, SSL_CTX_use_PrivateKey_file, (SSL_CTX *, const char *, int)) \
+    X(ssl, int, SSL_CTX_check_private_key, (const SSL_CTX *)) \
+    X(ssl, int, SSL_CTX_set_cipher_list, (SSL_CTX *, const char *)) \
+    X(ssl, SSL *, SSL_new, (SSL_CTX *)) \
+    X(ssl, void, SSL_free, (SSL *)) \
+    X(ssl, int, SSL_set_fd, (SSL *, int)) \
+    X(ssl, long, SSL_ctrl, (SSL *, int, long, void *)) \
+    X(ssl, int, SSL_set1_host, (SSL *, const char *)) \
+    X(ssl, X509_VERIFY_PARAM *, SSL_get0_param, (SSL *)) \
+    X(ssl, int, SSL_connect, (SSL *)) \
+    X(ssl, int, SSL_read, (SSL *, void *, int)) \
+    X(ssl, int, SSL_write, (SSL *, const void *, int)) \
+    X(ssl, int, SSL_get_error, (const SSL *, int)) \
+    X(ssl, const char *, SSL_get_version, (const SSL *)) \
+    X(ssl, const SSL_CIPHER *, SSL_get_current_cipher, (const SSL *)) \
+    X(ssl, const char *, SSL_CIPHER_get_name, (const SSL_CIPHER *)) \
+    X(ssl, X509 *, SSL_get1_peer_certificate, (const SSL *)) \
+    X(ssl, long, SSL_get_verify_result, (const SSL *)) \
+    X(crypto, int, X509_VERIFY_PARAM_set1_ip_asc, (X509_VERIFY_PARAM *, const char *)) \
+    X(crypto, void, X509_free, (X509 *)) \
+    X(crypto, const char *, X509_verify_cert_error_string, (long)) \
+    X(crypto, unsigned long, ERR_get_error, (void)) \
+    X(crypto, void, ERR_error_string_n, (unsigned long, char *, size_t)) \
+    X(crypto, void, ERR_clear_error, (void)) \
+    X(crypto, const EVP_MD *, EVP_md5, (void)) \
+    X(crypto, unsigned char *, HMAC, (const EVP_MD *, const void *, int, const unsigned char *, size_t, \
+                                      unsigned char *, unsigned int *))
+
+#define CTLS_POINTER(library, result, name, parameters) static result (*p_##name) parameters;
+CTLS_FUNCTIONS(CTLS_POINTER)
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int loaded = 0;
+static char load_problem[160] = "OpenSSL is not loaded";
+
+static void load(void) {
+    void *crypto = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    void *ssl = crypto ? dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (ssl == NULL) {
+        snprintf(load_problem, sizeof load_problem, "OpenSSL 3 (libssl.so.3) cannot be loaded");
+        return;
+    }
+#define CTLS_LOOKUP(library, result, name, parameters) \
+    if ((*(void **)&p_##name = dlsym(library, #name)) == NULL) { \
+        snprintf(load_problem, sizeof load_problem, "OpenSSL lacks %s", #name); \
+        return; \
+    }
+    CTLS_FUNCTIONS(CTLS_LOOKUP)
+    loaded = 1;
+}
+
+static int ready(void) {
+    pthread_once(&load_once, load);
+    return loaded;
+}
+
+struct ctls_connection { SSL *ssl; };
+
+ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, const char *ciphers) {
+    if (!ready()) return NULL;
+    SSL_CTX *ctx = p_SSL_CTX_new(p_TLS_client_method());
+    if (ctx == NULL) return NULL;
+    p_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    p_SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    int ok = ca_file ? p_SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : p_SSL_CTX_set_default_verify_paths(ctx);
+    if (ok == 1 && client_pem) {
+        ok = p_SSL_CTX_use_certificate_chain_file(ctx, client_pem) == 1
+          && p_SSL_CTX_use_PrivateKey_file(ctx, client_pem, SSL_FILETYPE_PEM) == 1
+          && p_SSL_CTX_check_private_key(ctx) == 1;
+    }
+    if (ok == 1 && ciphers) ok = p_SSL_CTX_set_cipher_list(ctx, ciphers);
+    if (ok != 1) { p_SSL_CTX_free(ctx); return NULL; }
+    return (ctls_context *)ctx;
+}
+
+void ctls_context_free(ctls_context *context) {
+    if (context && ready()) p_SSL_CTX_free((SSL_CTX *)context);
+}
+
+ctls_connection *ctls_connection_new(ctls_context *context, int fd, const char *sni, const char *name, const char *ip) {
+    if (!ready()) return NULL;
+    SSL *ssl = p_SSL_new((SSL_CTX *)context);
+    if (ssl == NULL) return NULL;
+    if (p_SSL_set_fd(ssl, fd) != 1
+        || (sni && p_SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)sni) != 1)
+        || (name && p_SSL_set1_host(ssl, name) != 1)
+        || (ip && p_X509_VERIFY_PARAM_set1_ip_asc(p_SSL_get0_param(ssl), ip) != 1)) {
+        p_SSL_free(ssl);
+        return NULL;
+    }
+    struct ctls_connection *connection = malloc(sizeof *connection);
+    if (connection == NULL) { p_SSL_free(ssl); return NULL; }
+    connection->ssl = ssl;
+    return connection;
+}
+
+/* OpenSSL's outcome of an I/O call as ours. A blocking socket whose
+ * SO_RCVTIMEO/SO_SNDTIMEO passed makes OpenSSL say WANT_READ/WANT_WRITE. */
+static int outcome(SSL *ssl, int result) {
+    switch (p_SSL_get_error(ssl, result)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE: return CTLS_TIMED_OUT;
+    case SSL_ERROR_ZERO_RETURN: return CTLS_CLOSED;
+    case SSL_ERROR_SYSCALL: return errno == 0 ? CTLS_CLOSED : CTLS_ERROR;
+    default: return CTLS_ERROR;
+    }
+}
+
+int ctls_handshake(ctls_connection *connection) {
+    int result = p_SSL_connect(connection->ssl);
+    return result == 1 ? 1 : outcome(connection->ssl, result);
+}
+
+int ctls_read(ctls_connection *connection, void *buffer, int size) {
+    errno = 0;
+    int result = p_SSL_read(connection->ssl, buffer, size);
+    return result > 0 ? result : outcome(connection->ssl, result);
+}
+
+int ctls_write(ctls_connection *connection, const void *buffer, int size) {
+    errno = 0;
+    int result = p_SSL_write(connection->ssl, buffer, size);
+    return result > 0 ? result : outcome(connection->ssl, result);
+}
+
+void ctls_connection_free(ctls_connection *connection) {
+    if (connection == NULL) return;
+    p_SSL_free(connection->ssl);
+    free(connection);
+}
+
+const char *ctls_version(ctls_connection *connection) { return p_SSL_get_version(connection->ssl); }
+
+const char *ctls_cipher(ctls_connection *connection) {
+    return p_SSL_CIPHER_get_name(p_SSL_get_current_cipher(connection->ssl));
+}
+
+int ctls_verified(ctls_connection *connection, const char **reason) {
+    X509 *peer = p_SSL_get1_peer_certificate(connection->ssl);
+    if (peer == NULL) { *reason = "no certificate"; return 0; }
+    p_X509_free(peer);
+    long result = p_SSL_get_verify_result(connection->ssl);
+    if (result != X509_V_OK) { *reason = p_X509_verify_cert_error_string(result); return 0; }
+    return 1;
+}
+
+void ctls_last_error(char *buffer, size_t size) {
+    if (!ready()) { snprintf(buffer, size, "%s", load_problem); return; }
+    unsigned long code = p_ERR_get_error();
+    if (code == 0) snprintf(buffer, size, "no detail");
+    else p_ERR_error_string_n(code, buffer, size);
+    p_ERR_clear_error();
+}
+
+int ctls_hmac_md5(const unsigned char *key, int key_length, const unsigned char *data, size_t data_length,
+                  unsigned char *out) {
+    if (!ready()) return 0;
+    unsigned int length = 0;
+    return p_HMAC(p_EVP_md5(), key, key_length, data, data_length, out, &length) != NULL && length == 16;
+}

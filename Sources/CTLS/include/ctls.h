@@ -1,0 +1,43 @@
+/* CTLS: the TLS client the delivery core needs, on OpenSSL 3 loaded with
+ * dlopen on first use, so a delivery without TLS never maps libssl and
+ * libcrypto (qmail-remote starts once per message and counts its memory).
+ * The API is ours and narrow; OpenSSL's types stay behind it. */
+#ifndef CTLS_H
+#define CTLS_H
+
+#include <stddef.h>
+
+typedef struct ctls_context ctls_context;
+typedef struct ctls_connection ctls_connection;
+
+/* Results of ctls_handshake, ctls_read, ctls_write besides counts. */
+#define CTLS_ERROR (-1)
+#define CTLS_TIMED_OUT (-2)
+#define CTLS_CLOSED (-3)
+
+/* NULL when OpenSSL cannot be loaded or a file cannot be used; then
+ * ctls_last_error says why. Certificates are checked after the handshake. */
+ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, const char *ciphers);
+void ctls_context_free(ctls_context *context);
+
+/* A connection on `fd` sending SNI `sni` (may be NULL) and checking the
+ * certificate against the host `name` or the address text `ip` (either NULL). */
+ctls_connection *ctls_connection_new(ctls_context *context, int fd, const char *sni, const char *name, const char *ip);
+int ctls_handshake(ctls_connection *connection);
+int ctls_read(ctls_connection *connection, void *buffer, int size);
+int ctls_write(ctls_connection *connection, const void *buffer, int size);
+void ctls_connection_free(ctls_connection *connection);
+
+const char *ctls_version(ctls_connection *connection);
+const char *ctls_cipher(ctls_connection *connection);
+/* 1 when verified; else 0 and `reason` is OpenSSL's words. */
+int ctls_verified(ctls_connection *connection, const char **reason);
+
+/* The last error as text (never secrets). */
+void ctls_last_error(char *buffer, size_t size);
+
+/* HMAC-MD5 (CRAM-MD5, RFC 2195) into 16 bytes at `out`; 1 on success. */
+int ctls_hmac_md5(const unsigned char *key, int key_length, const unsigned char *data, size_t data_length,
+                  unsigned char *out);
+
+#endif
