@@ -34,6 +34,7 @@ class ScriptedSMTPServer:
         self.transcripts = []
         self.seen = []
         self.peers = []
+        self.threads = []
         self.connections = 0
         self.lock = threading.Lock()
         family = socket.AF_INET6 if ":" in host else family
@@ -62,7 +63,9 @@ class ScriptedSMTPServer:
                 transcript = bytearray()
                 self.transcripts.append(transcript)
             if self.many:
-                threading.Thread(target=self._session, args=(conn, transcript), daemon=True).start()
+                thread = threading.Thread(target=self._session, args=(conn, transcript), daemon=True)
+                self.threads.append(thread)
+                thread.start()
             else:
                 self._session(conn, transcript)
                 self.done.set()
@@ -79,6 +82,11 @@ class ScriptedSMTPServer:
     def wait(self, timeout=30):
         self.done.wait(timeout)
         self.close()
+
+    def settle(self, timeout=30):
+        """With many=True: waits until every conversation so far has ended."""
+        for thread in list(self.threads):
+            thread.join(timeout)
 
     def close(self):
         self.stop_flood.set()

@@ -118,6 +118,7 @@ def test_json_reports_are_the_commands_reports(home, smtp, gateway):
     home.route_to(second)
     g = gateway()
     answer = g.deliver({"sender": "s@b.test", "recipients": recipients, "host": "x.test", "message": MESSAGE})
+    second.wait()
     reports = [r["letter"].encode() + r["text"].encode() + b"\0" for r in answer.json["deliveries"][0]["reports"]]
     assert b"".join(reports) == command
     assert bytes(first.received) == bytes(second.received)

@@ -219,6 +219,7 @@ def test_failed_handshake_under_may_delivers_in_plain_text_on_a_new_connection(t
     server = smtp(scripts=[offers_tls, plain])
     tls_home.route_to(server)
     out = tls_home.run("x.test", "a@b.test", "u@x.test", message=MESSAGE)
+    server.settle()
     server.close()
     assert out == b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 ok\n\0"
     assert server.connections == 2
@@ -233,6 +234,7 @@ def test_failed_handshake_under_required_tls_is_temporary_and_plain_never_follow
     tls_home.route_to(server)
     tls_home.control("tlspolicy", f"x.test:{level}\n")
     out = tls_home.run("x.test", "a@b.test", "u@x.test", message=MESSAGE)
+    server.settle()
     server.close()
     assert out.startswith(b"ZConnected to 127.0.0.1 but the TLS handshake failed: ") and out.endswith(b". (#4.7.0)\n\0")
     assert server.connections == 1
