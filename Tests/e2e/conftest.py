@@ -52,30 +52,25 @@ class QmailHome:
     def route_to(self, server, key="x.test"):
         self.control("smtproutes", f"{key}:{server.host}:{server.port}\n")
 
-    def run(self, *args, message=b"Subject: t\n\nhello\n", env=None, timeout=60):
+    def environment(self, env=None):
         environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(self.path)}
         if self.dns is not None:
             environment["QMAILREMOTE_DNS"] = self.dns.address
         environment.update(env or {})
-        result = subprocess.run([str(BINARY), *args], input=message, capture_output=True,
-                                env=environment, timeout=timeout)
+        return environment
+
+    def run(self, *args, message=b"Subject: t\n\nhello\n", env=None, timeout=60, stdin=None):
+        """Runs qmail-remote with `message` on a pipe, or `stdin` (an open
+        file: a regular file, as qmail-rspawn hands over the queue file)."""
+        result = subprocess.run([str(BINARY), *args], input=None if stdin else message, stdin=stdin,
+                                capture_output=True, env=self.environment(env), timeout=timeout)
         assert result.returncode == 0, result
         self.stderr = result.stderr
         return result.stdout
-
 
     def run_file(self, *args, path, env=None, timeout=60):
-        """Runs with stdin a regular file, as qmail-rspawn hands over the queue file."""
-        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(self.path)}
-        if self.dns is not None:
-            environment["QMAILREMOTE_DNS"] = self.dns.address
-        environment.update(env or {})
         with open(path, "rb") as stdin:
-            result = subprocess.run([str(BINARY), *args], stdin=stdin, capture_output=True,
-                                    env=environment, timeout=timeout)
-        assert result.returncode == 0, result
-        self.stderr = result.stderr
-        return result.stdout
+            return self.run(*args, env=env, timeout=timeout, stdin=stdin)
 
 
 @pytest.fixture
@@ -155,10 +150,7 @@ class Gateway:
         self.host = host
         self.port = port or free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
         listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
-        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(home.path)}
-        if home.dns is not None:
-            environment["QMAILREMOTE_DNS"] = home.dns.address
-        environment.update(env or {})
+        environment = home.environment(env)
         self.log_path = home.path / f"httpd-{self.port}.log"
         self.log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen([str(HTTPD), "--listen", listen, *args], env=environment,
