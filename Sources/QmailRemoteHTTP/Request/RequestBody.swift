@@ -78,7 +78,8 @@ public final class SpoolFile: @unchecked Sendable {
     private(set) var size = 0
 
     init?(directory: String) {
-        var template = Array((directory + "/qmail-remote-httpd.XXXXXX").utf8CString)
+        // mkstemp replaces the template's six trailing X with a unique name.
+        var template = Array((directory + "/qmail-remote-httpd." + String(repeating: "X", count: 6)).utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return nil }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
