@@ -95,20 +95,15 @@ def test_local_part_quoting(home, smtp, recipient, sent):
     assert b"RCPT TO:<" + sent + b">\r\n" in server.received
 
 
-def test_empty_sender_is_bounce(home, smtp):
+@pytest.mark.parametrize("sender,sent", [("", b"MAIL FROM:<>\r\n"),
+                                         ("the boss@b.test", b'MAIL FROM:<"the boss"@b.test>\r\n')],
+                         ids=["empty-sender-is-a-bounce", "sender-is-quoted-too"])
+def test_sender_on_the_wire(home, smtp, sender, sent):
     server = smtp(*good_conversation())
     home.route_to(server)
-    home.run("x.test", "", "u@x.test")
+    home.run("x.test", sender, "u@x.test")
     server.wait()
-    assert b"MAIL FROM:<>\r\n" in server.received
-
-
-def test_sender_is_quoted_too(home, smtp):
-    server = smtp(*good_conversation())
-    home.route_to(server)
-    home.run("x.test", "the boss@b.test", "u@x.test")
-    server.wait()
-    assert b'MAIL FROM:<"the boss"@b.test>\r\n' in server.received
+    assert sent in server.received
 
 
 def test_unreadable_message_is_temporary(home, smtp):

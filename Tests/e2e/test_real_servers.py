@@ -27,28 +27,42 @@ def test_smtp_sink_receives_the_message_byte_for_byte(home, smtp_sink):
     assert body == b"\n.leading dot\nx\n.\nMAIL FROM:<evil@x>\n8bit \xc3\xa9\nlast\n" + b"\n"
 
 
+class Recorder:
+    """An aiosmtpd handler that keeps what it received; refuses nobody@."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append((session.host_name, envelope.mail_from, list(envelope.rcpt_tos),
+                               list(envelope.mail_options), envelope.original_content))
+        return "250 Message accepted for delivery"
+
+
+def start_aiosmtpd(utf8):
+    from aiosmtpd.controller import Controller
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=utf8)
+    controller.start()
+    return controller, recorder
+
+
 @pytest.fixture
 def aiosmtpd_server():
-    from aiosmtpd.controller import Controller
+    controller, recorder = start_aiosmtpd(utf8=False)
+    yield controller.port, recorder
+    controller.stop()
 
-    class Recorder:
-        def __init__(self):
-            self.envelopes = []
 
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-            if address.startswith("nobody@"):
-                return "550 5.1.1 no such user here"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):
-            self.envelopes.append((session.host_name, envelope.mail_from, list(envelope.rcpt_tos),
-                                   envelope.original_content))
-            return "250 Message accepted for delivery"
-
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
-    controller.start()
+@pytest.fixture
+def aiosmtpd_utf8():
+    controller, recorder = start_aiosmtpd(utf8=True)
     yield controller.port, recorder
     controller.stop()
 
@@ -60,7 +74,7 @@ def test_aiosmtpd_gets_envelope_and_content(home, aiosmtpd_server):
     out = home.run("aio.test", "", "a@aio.test", "nobody@aio.test", "john doe@aio.test", message=message)
     assert out == (b"r\0h127.0.0.1 does not like recipient.\nRemote host said: 550 5.1.1 no such user here\n\0"
                    b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 Message accepted for delivery\n\0")
-    helo, sender, recipients, content = recorder.envelopes[0]
+    helo, sender, recipients, _, content = recorder.envelopes[0]
     assert helo == "helo.test"
     assert sender == "<>"  # aiosmtpd keeps the null path as written
     assert recipients == ["a@aio.test", '"john doe"@aio.test']
@@ -85,26 +99,6 @@ def test_esmtp_with_smtp_sink_pipelining_and_8bitmime(home, smtp_sink, tmp_path)
     assert dumped.endswith(b"Subject: esmtp\n\n8bit \xc3\xa9\n.dot\n\n")
 
 
-@pytest.fixture
-def aiosmtpd_utf8():
-    from aiosmtpd.controller import Controller
-
-    class Recorder:
-        def __init__(self):
-            self.envelopes = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options),
-                                   envelope.original_content))
-            return "250 OK"
-
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
-    controller.start()
-    yield controller.port, recorder
-    controller.stop()
-
-
 def test_smtputf8_and_size_with_aiosmtpd(home, aiosmtpd_utf8, tmp_path):
     port, recorder = aiosmtpd_utf8
     home.control("esmtp", "1\n")
@@ -112,8 +106,8 @@ def test_smtputf8_and_size_with_aiosmtpd(home, aiosmtpd_utf8, tmp_path):
     message = tmp_path / "message"
     message.write_bytes("Subject: \u00fc\n\nx\n".encode())
     out = home.run_file("aio.test", "j\xf6rg@b.test", "\u7528\u6237@aio.test", path=message)
-    assert out == b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 OK\n\0"
-    sender, recipients, options, content = recorder.envelopes[0]
+    assert out == b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 Message accepted for delivery\n\0"
+    _, sender, recipients, options, content = recorder.envelopes[0]
     assert sender == "j\xf6rg@b.test" and recipients == ["\u7528\u6237@aio.test"]
     assert options == ["SIZE=18", "BODY=8BITMIME", "SMTPUTF8"]  # 15 bytes, 3 LFs as CRLF
     assert content == "Subject: \u00fc\r\n\r\nx\r\n".encode()

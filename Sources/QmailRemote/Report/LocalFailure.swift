@@ -65,9 +65,9 @@ public enum LocalFailure: Error, Sendable, Equatable {
         case .replyTooLong(let ip, let duplicate):
             return Report(.messageDeferred, "Connected to \(ip) but its reply was too long.\(duplicate ? " Possible duplicate!" : "") (#4.4.2)\n")
         case .unsendableSender(let problem):
-            return Report(.messageFailed, "Sender address \(Self.describe(problem)). (#5.1.7)\n")
+            return Report(.messageFailed, "Sender address \(problem.phrase). (#5.1.7)\n")
         case .unsendableRecipient(let problem):
-            return Report(.recipientRejected, "Recipient address \(Self.describe(problem)). (#5.1.3)\n")
+            return Report(.recipientRejected, "Recipient address \(problem.phrase). (#5.1.3)\n")
         case .noSendableRecipient: return Report(.messageFailed, "No recipient address could be sent. (#5.1.3)\n")
         case .badDNSSetting: return Report(.messageDeferred, "QMAILREMOTE_DNS is not a list of IP[:PORT]. (#4.3.0)\n")
         case .tooLargeForServer(let ip, let size, let limit):
@@ -92,12 +92,5 @@ public enum LocalFailure: Error, Sendable, Equatable {
     /// Text from outside (a name, OpenSSL's words) with bytes below 32 or above 126 as '?'.
     static func printable(_ text: String) -> String {
         String(decoding: text.utf8.map { $0 < 32 || $0 > 126 ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
-    }
-
-    private static func describe(_ problem: MailboxText.Problem) -> String {
-        switch problem {
-        case .controlCharacter: return "contains a line break, NUL or other control character"
-        case .unquotableCharacter: return "has a space, < or > outside the quoted local part"
-        }
     }
 }

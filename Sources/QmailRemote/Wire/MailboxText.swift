@@ -9,6 +9,14 @@ public enum MailboxText {
         case controlCharacter
         /// A space, '<' or '>' in a part that is sent unquoted.
         case unquotableCharacter
+
+        /// What is wrong, to follow "Sender address" or "recipient 2".
+        public var phrase: String {
+            switch self {
+            case .controlCharacter: return "contains a line break, NUL or other control character"
+            case .unquotableCharacter: return "has a space, < or > outside the quoted local part"
+            }
+        }
     }
 
     /// The address as sent between the angle brackets. With `utf8` (the

@@ -1,7 +1,7 @@
 // What the gateway answers: a status, headers and a body. Built by the pure
 // endpoint code and queued by the libmicrohttpd adapter; no I/O here.
 
-public struct HTTPResponse: Sendable, Equatable {
+public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
@@ -15,10 +15,5 @@ public struct HTTPResponse: Sendable, Equatable {
     public static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers,
                      body: value.serializedBytes() + [10])
-    }
-
-    public static func == (lhs: HTTPResponse, rhs: HTTPResponse) -> Bool {
-        lhs.status == rhs.status && lhs.body == rhs.body
-            && lhs.headers.map { "\($0.name): \($0.value)" } == rhs.headers.map { "\($0.name): \($0.value)" }
     }
 }

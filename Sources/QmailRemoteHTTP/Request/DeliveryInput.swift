@@ -17,11 +17,11 @@ public struct DeliveryInput: Sendable {
             throw .badRequest("too_many_recipients", "\(recipients.count) recipients; the maximum is \(maxRecipients)")
         }
         if let problem = MailboxText.problem(in: sender) {
-            throw .badRequest("invalid_sender", "sender \(Self.describe(problem))")
+            throw .badRequest("invalid_sender", "sender \(problem.phrase)")
         }
         for (index, recipient) in recipients.enumerated() {
             if let problem = MailboxText.problem(in: recipient) {
-                throw .badRequest("invalid_recipient", "recipient \(index + 1) \(Self.describe(problem))")
+                throw .badRequest("invalid_recipient", "recipient \(index + 1) \(problem.phrase)")
             }
             if host == nil && !HostName.isDeliverable(Self.domain(of: recipient), ipv6: true) {
                 throw .badRequest("invalid_recipient",
@@ -60,12 +60,5 @@ public struct DeliveryInput: Sendable {
     static func domain(of address: [UInt8]) -> [UInt8] {
         guard let at = address.lastIndex(of: UInt8(ascii: "@")) else { return [] }
         return Array(address[(at + 1)...])
-    }
-
-    private static func describe(_ problem: MailboxText.Problem) -> String {
-        switch problem {
-        case .controlCharacter: return "contains a line break, NUL or other control character"
-        case .unquotableCharacter: return "has a space, < or > outside the quoted local part"
-        }
     }
 }
