@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 export PATH="/opt/swift/usr/bin:$PATH"
 
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
 swift build -c release
 swift test
 

@@ -20,11 +20,13 @@ public struct GatewaySettings: Sendable {
     public var spoolThresholdBytes: Int
     public var spoolDirectory: String
 
-    public init(listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8025)!,
-                tokens: [String] = [], maxMessageBytes: Int = 26_214_400, maxRecipients: Int = 100,
-                concurrency: Int = 20, queueLength: Int = 200, drainTimeoutSeconds: Int = 60,
-                maxConnections: Int = 1024, idleTimeoutSeconds: Int = 60,
-                spoolThresholdBytes: Int = 262_144, spoolDirectory: String = "/tmp") {
+    public init(
+        listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8025)!,
+        tokens: [String] = [], maxMessageBytes: Int = 26_214_400, maxRecipients: Int = 100,
+        concurrency: Int = 20, queueLength: Int = 200, drainTimeoutSeconds: Int = 60,
+        maxConnections: Int = 1024, idleTimeoutSeconds: Int = 60,
+        spoolThresholdBytes: Int = 262_144, spoolDirectory: String = "/tmp"
+    ) {
         self.listen = listen
         self.tokens = tokens
         self.maxMessageBytes = maxMessageBytes

@@ -13,7 +13,9 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses "127.0.0.1:8025", "localhost:8025", "[::1]:8025", "0.0.0.0:8025", "[::]:8025".
     public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            return nil
+        }
         var host = String(text[..<colon])
         var v6 = false
         if host.hasPrefix("[") && host.hasSuffix("]") {

@@ -21,13 +21,19 @@ struct GatewayCommand: ParsableCommand {
             commas or white space). Without any token the gateway listens on loopback only.
             """)
 
-    @Option(help: "Address and port: 127.0.0.1:8025, [::1]:8025, 0.0.0.0:8025. (env QMAIL_REMOTE_HTTPD_LISTEN, default 127.0.0.1:8025)")
+    @Option(
+        help:
+            "Address and port: 127.0.0.1:8025, [::1]:8025, 0.0.0.0:8025. (env QMAIL_REMOTE_HTTPD_LISTEN, default 127.0.0.1:8025)"
+    )
     var listen: String?
 
     @Option(help: "File of bearer tokens, one a line. (env QMAIL_REMOTE_HTTPD_TOKEN_FILE)")
     var tokenFile: String?
 
-    @Option(help: "Largest message in bytes; JSON bodies may be twice that plus 64 KiB. (env QMAIL_REMOTE_HTTPD_MAX_MESSAGE_BYTES, default 26214400)")
+    @Option(
+        help:
+            "Largest message in bytes; JSON bodies may be twice that plus 64 KiB. (env QMAIL_REMOTE_HTTPD_MAX_MESSAGE_BYTES, default 26214400)"
+    )
     var maxMessageBytes: Int?
 
     @Option(help: "Most recipients in one request. (env QMAIL_REMOTE_HTTPD_MAX_RECIPIENTS, default 100)")
@@ -36,10 +42,12 @@ struct GatewayCommand: ParsableCommand {
     @Option(help: "SMTP deliveries in flight at most. (env QMAIL_REMOTE_HTTPD_CONCURRENCY, default 20)")
     var concurrency: Int?
 
-    @Option(help: "Deliveries that may wait for a slot; beyond, 503. (env QMAIL_REMOTE_HTTPD_QUEUE_LENGTH, default 200)")
+    @Option(
+        help: "Deliveries that may wait for a slot; beyond, 503. (env QMAIL_REMOTE_HTTPD_QUEUE_LENGTH, default 200)")
     var queueLength: Int?
 
-    @Option(help: "Seconds to let deliveries finish on SIGTERM/SIGINT. (env QMAIL_REMOTE_HTTPD_DRAIN_TIMEOUT, default 60)")
+    @Option(
+        help: "Seconds to let deliveries finish on SIGTERM/SIGINT. (env QMAIL_REMOTE_HTTPD_DRAIN_TIMEOUT, default 60)")
     var drainTimeout: Int?
 
     @Option(help: "HTTP connections at most, one thread each. (env QMAIL_REMOTE_HTTPD_MAX_CONNECTIONS, default 1024)")
@@ -48,13 +56,22 @@ struct GatewayCommand: ParsableCommand {
     @Option(help: "Seconds an idle HTTP connection is kept. (env QMAIL_REMOTE_HTTPD_IDLE_TIMEOUT, default 60)")
     var idleTimeout: Int?
 
-    @Option(help: "Directory for raw bodies past the spool threshold. (env QMAIL_REMOTE_HTTPD_SPOOL_DIR, default $TMPDIR or /tmp)")
+    @Option(
+        help:
+            "Directory for raw bodies past the spool threshold. (env QMAIL_REMOTE_HTTPD_SPOOL_DIR, default $TMPDIR or /tmp)"
+    )
     var spoolDir: String?
 
-    @Option(help: "Raw bodies larger than this many bytes are spooled to disk. (env QMAIL_REMOTE_HTTPD_SPOOL_THRESHOLD, default 262144)")
+    @Option(
+        help:
+            "Raw bodies larger than this many bytes are spooled to disk. (env QMAIL_REMOTE_HTTPD_SPOOL_THRESHOLD, default 262144)"
+    )
     var spoolThreshold: Int?
 
-    @Flag(help: "Check GET /healthz of the gateway at the listen address; exit 0 when it answers 200 (for container health checks).")
+    @Flag(
+        help:
+            "Check GET /healthz of the gateway at the listen address; exit 0 when it answers 200 (for container health checks)."
+    )
     var probe = false
 
     func run() throws {
@@ -82,15 +99,18 @@ struct GatewayCommand: ParsableCommand {
             complain: { logger.error("installation", metadata: ["problem": "\($0)"]) })
         let server: MicroHTTPDServer
         do {
-            server = try MicroHTTPDServer(endpoint: GatewayEndpoint(settings: settings, service: service), logger: logger)
+            server = try MicroHTTPDServer(
+                endpoint: GatewayEndpoint(settings: settings, service: service), logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["listen": "\(settings.listen)", "problem": "\(error)"])
             throw ExitCode(1)
         }
-        logger.info("listening", metadata: [
-            "listen": "\(settings.listen)", "authentication": "\(settings.tokens.isEmpty ? "none" : "bearer")",
-            "concurrency": "\(settings.concurrency)", "queue_length": "\(settings.queueLength)",
-        ])
+        logger.info(
+            "listening",
+            metadata: [
+                "listen": "\(settings.listen)", "authentication": "\(settings.tokens.isEmpty ? "none" : "bearer")",
+                "concurrency": "\(settings.concurrency)", "queue_length": "\(settings.queueLength)",
+            ])
 
         var received: Int32 = 0
         sigwait(&signals, &received)
@@ -103,29 +123,43 @@ struct GatewayCommand: ParsableCommand {
         var settings = GatewaySettings()
         let address = try listenAddress()
         settings.listen = address
-        settings.maxMessageBytes = try number(maxMessageBytes, "MAX_MESSAGE_BYTES", settings.maxMessageBytes, "--max-message-bytes")
+        settings.maxMessageBytes = try number(
+            maxMessageBytes, "MAX_MESSAGE_BYTES", settings.maxMessageBytes, "--max-message-bytes")
         settings.maxRecipients = try number(maxRecipients, "MAX_RECIPIENTS", settings.maxRecipients, "--max-recipients")
         settings.concurrency = try number(concurrency, "CONCURRENCY", settings.concurrency, "--concurrency")
-        settings.queueLength = try number(queueLength, "QUEUE_LENGTH", settings.queueLength, "--queue-length", minimum: 0)
-        settings.drainTimeoutSeconds = try number(drainTimeout, "DRAIN_TIMEOUT", settings.drainTimeoutSeconds, "--drain-timeout", minimum: 0)
-        settings.maxConnections = try number(maxConnections, "MAX_CONNECTIONS", settings.maxConnections, "--max-connections")
-        settings.idleTimeoutSeconds = try number(idleTimeout, "IDLE_TIMEOUT", settings.idleTimeoutSeconds, "--idle-timeout")
-        settings.spoolThresholdBytes = try number(spoolThreshold, "SPOOL_THRESHOLD", settings.spoolThresholdBytes, "--spool-threshold", minimum: 0)
-        settings.spoolDirectory = spoolDir ?? environment("SPOOL_DIR") ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        settings.queueLength = try number(
+            queueLength, "QUEUE_LENGTH", settings.queueLength, "--queue-length", minimum: 0)
+        settings.drainTimeoutSeconds = try number(
+            drainTimeout, "DRAIN_TIMEOUT", settings.drainTimeoutSeconds, "--drain-timeout", minimum: 0)
+        settings.maxConnections = try number(
+            maxConnections, "MAX_CONNECTIONS", settings.maxConnections, "--max-connections")
+        settings.idleTimeoutSeconds = try number(
+            idleTimeout, "IDLE_TIMEOUT", settings.idleTimeoutSeconds, "--idle-timeout")
+        settings.spoolThresholdBytes = try number(
+            spoolThreshold, "SPOOL_THRESHOLD", settings.spoolThresholdBytes, "--spool-threshold", minimum: 0)
+        settings.spoolDirectory =
+            spoolDir ?? environment("SPOOL_DIR") ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
 
         var tokens: [String] = []
         if let path = tokenFile ?? environment("TOKEN_FILE") {
             let lines: [[UInt8]]?
-            do { lines = try ControlFile.lines(at: path) } catch { throw ValidationError("--token-file \(path): \(error.reason)") }
+            do { lines = try ControlFile.lines(at: path) } catch {
+                throw ValidationError("--token-file \(path): \(error.reason)")
+            }
             guard let lines else { throw ValidationError("--token-file \(path): no such file") }
-            tokens += lines.map { String(decoding: $0, as: UTF8.self).trimmedToken }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            tokens += lines.map { String(decoding: $0, as: UTF8.self).trimmedToken }.filter {
+                !$0.isEmpty && !$0.hasPrefix("#")
+            }
         }
         if let inline = environment("TOKENS") {
-            tokens += inline.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
+            tokens += inline.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" }).map(
+                String.init)
         }
         settings.tokens = tokens
         if tokens.isEmpty && !address.isLoopback {
-            throw ValidationError("no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS to listen on \(address)")
+            throw ValidationError(
+                "no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS to listen on \(address)"
+            )
         }
         return settings
     }
@@ -153,12 +187,15 @@ struct GatewayCommand: ParsableCommand {
         return value.isEmpty ? nil : value
     }
 
-    private func number(_ flag: Int?, _ suffix: String, _ fallback: Int, _ name: String, minimum: Int = 1) throws -> Int {
+    private func number(_ flag: Int?, _ suffix: String, _ fallback: Int, _ name: String, minimum: Int = 1) throws -> Int
+    {
         let value: Int
         if let flag {
             value = flag
         } else if let text = environment(suffix) {
-            guard let parsed = Int(text) else { throw ValidationError("QMAIL_REMOTE_HTTPD_\(suffix)=\(text) is not a number") }
+            guard let parsed = Int(text) else {
+                throw ValidationError("QMAIL_REMOTE_HTTPD_\(suffix)=\(text) is not a number")
+            }
             value = parsed
         } else {
             value = fallback

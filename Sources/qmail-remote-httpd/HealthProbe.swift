@@ -19,7 +19,8 @@ enum HealthProbe {
         let connected = SocketAddress.with(listen.reachableAddress, port: listen.port) { connect(fd, $0, $1) }
         guard connected == 0 else { return false }
         let request = Array("GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
-        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count
+        else {
             return false
         }
         var reply = [UInt8](repeating: 0, count: 64)

@@ -7,7 +7,9 @@ import Glibc
 
 let argv = (0..<Int(CommandLine.argc)).map { index in
     let pointer = CommandLine.unsafeArgv[index]!
-    return Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
-                                     count: strlen(pointer)))
+    return Array(
+        UnsafeBufferPointer(
+            start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
+            count: strlen(pointer)))
 }
 QmailRemoteCommand.run(argv)

@@ -7,36 +7,57 @@ import QmailRemote
 
 @Suite struct AnswerTests {
     func result(_ host: String, _ indices: [Int], _ recipients: [Report], _ message: Report) -> GroupResult {
-        GroupResult(host: Array(host.utf8), recipientIndices: indices,
-                    report: DeliveryReport(recipientReports: recipients, messageReport: message), seconds: 0)
+        GroupResult(
+            host: Array(host.utf8), recipientIndices: indices,
+            report: DeliveryReport(recipientReports: recipients, messageReport: message), seconds: 0)
     }
 
     let addresses = ["a@x", "b@y", "c@x"].map { Array($0.utf8) }
 
     @Test func mixedOutcomeIs207WithPerRecipientRows() {
-        let answer = DeliveryAnswer(recipients: addresses, results: [
-            result("x", [0, 2], [Report(.recipientAccepted, []), Report(.recipientDeferred, "1.2.3.4 does not like recipient.\n")],
-                   Report(.messageAccepted, "1.2.3.4 accepted message.\n")),
-            result("y", [1], [], Report(.messageFailed, "Sorry, I couldn't find any host named y. (#5.1.2)\n")),
-        ])
+        let answer = DeliveryAnswer(
+            recipients: addresses,
+            results: [
+                result(
+                    "x", [0, 2],
+                    [Report(.recipientAccepted, []), Report(.recipientDeferred, "1.2.3.4 does not like recipient.\n")],
+                    Report(.messageAccepted, "1.2.3.4 accepted message.\n")),
+                result("y", [1], [], Report(.messageFailed, "Sorry, I couldn't find any host named y. (#5.1.2)\n")),
+            ])
         #expect(answer.recipientOutcomes == [.delivered, .failed, .deferred])
         #expect(answer.response.status == 207)
         let body = String(decoding: answer.response.body, as: UTF8.self)
-        #expect(body.hasPrefix(#"{"outcome":"mixed","recipients":[{"address":"a@x","outcome":"delivered","host":"x","report":"r","text":""}"#))
-        #expect(body.contains(#"{"address":"b@y","outcome":"failed","host":"y","report":"D","text":"Sorry, I couldn't find any host named y. (#5.1.2)\n"}"#))
-        #expect(body.contains(#""reports":[{"letter":"r","text":""},{"letter":"s","text":"1.2.3.4 does not like recipient.\n"},{"letter":"K""#))
+        #expect(
+            body.hasPrefix(
+                #"{"outcome":"mixed","recipients":[{"address":"a@x","outcome":"delivered","host":"x","report":"r","text":""}"#
+            ))
+        #expect(
+            body.contains(
+                #"{"address":"b@y","outcome":"failed","host":"y","report":"D","text":"Sorry, I couldn't find any host named y. (#5.1.2)\n"}"#
+            ))
+        #expect(
+            body.contains(
+                #""reports":[{"letter":"r","text":""},{"letter":"s","text":"1.2.3.4 does not like recipient.\n"},{"letter":"K""#
+            ))
     }
 
     @Test func statusForUniformOutcomes() {
-        let deferred = DeliveryAnswer(recipients: [addresses[0]], results: [result("x", [0], [], Report(.messageDeferred, "z"))])
+        let deferred = DeliveryAnswer(
+            recipients: [addresses[0]], results: [result("x", [0], [], Report(.messageDeferred, "z"))])
         #expect(deferred.response.status == 503)
         #expect(deferred.response.headers.contains { $0.name == "Retry-After" })
-        let failed = DeliveryAnswer(recipients: [addresses[0]], results: [result("x", [0], [Report(.recipientRejected, "h")], Report(.messageFailed, "d"))])
+        let failed = DeliveryAnswer(
+            recipients: [addresses[0]],
+            results: [result("x", [0], [Report(.recipientRejected, "h")], Report(.messageFailed, "d"))])
         #expect(failed.response.status == 422)
-        let accepted = DeliveryAnswer(recipients: [addresses[0]], results: [result("x", [0], [Report(.recipientAccepted, [])], Report(.messageAccepted, "k"))])
+        let accepted = DeliveryAnswer(
+            recipients: [addresses[0]],
+            results: [result("x", [0], [Report(.recipientAccepted, [])], Report(.messageAccepted, "k"))])
         #expect(accepted.response.status == 200)
         // An accepted recipient takes the message report's outcome.
-        let acceptedThenDeferred = DeliveryAnswer(recipients: [addresses[0]], results: [result("x", [0], [Report(.recipientAccepted, [])], Report(.messageDeferred, "died"))])
+        let acceptedThenDeferred = DeliveryAnswer(
+            recipients: [addresses[0]],
+            results: [result("x", [0], [Report(.recipientAccepted, [])], Report(.messageDeferred, "died"))])
         #expect(acceptedThenDeferred.recipientOutcomes == [.deferred])
     }
 
@@ -47,8 +68,8 @@ import QmailRemote
 
     @Test func limiterAdmitsAllOrNothing() {
         let limiter = DeliveryLimiter(limit: 2, queueLength: 1)
-        #expect(limiter.admit(3) == nil)        // 2 run, 1 waits
-        #expect(limiter.admit(1) == .full)      // would be a second waiter
+        #expect(limiter.admit(3) == nil)  // 2 run, 1 waits
+        #expect(limiter.admit(1) == .full)  // would be a second waiter
         limiter.acquire(); limiter.acquire()
         #expect(limiter.admit(1) == .full)
         limiter.release()

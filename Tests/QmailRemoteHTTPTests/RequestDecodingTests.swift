@@ -32,13 +32,16 @@ import Testing
         #expect(code(#"{"sender":"a","recipients":["c"]}"#) == "invalid_message")
         #expect(code(#"{"sender":"a","recipients":["c"],"message":"x","message_base64":"eA=="}"#) == "invalid_message")
         #expect(code(#"{"sender":"a","recipients":["c"],"message_base64":"not base64!"}"#) == "invalid_base64")
-        #expect(code(#"{"sender":"a","recipients":["c"],"message":""# + String(repeating: "x", count: 101) + #""}"#) == "message_too_large")
+        #expect(
+            code(#"{"sender":"a","recipients":["c"],"message":""# + String(repeating: "x", count: 101) + #""}"#)
+                == "message_too_large")
     }
 
     func inputCode(sender: String = "a@b.test", _ recipients: [String], host: String? = nil, max: Int = 3) -> String? {
         do {
-            _ = try DeliveryInput(sender: Array(sender.utf8), recipients: recipients.map { Array($0.utf8) },
-                                  host: host.map { Array($0.utf8) }, maxRecipients: max)
+            _ = try DeliveryInput(
+                sender: Array(sender.utf8), recipients: recipients.map { Array($0.utf8) },
+                host: host.map { Array($0.utf8) }, maxRecipients: max)
             return nil
         } catch { return error.code }
     }
@@ -58,15 +61,18 @@ import Testing
     }
 
     @Test func groupsByDomainCaseInsensitivelyInFirstSeenOrder() throws {
-        let input = try DeliveryInput(sender: [], recipients: ["a@B.test", "b@c.test", "c@b.TEST"].map { Array($0.utf8) },
-                                      host: nil, maxRecipients: 10)
+        let input = try DeliveryInput(
+            sender: [], recipients: ["a@B.test", "b@c.test", "c@b.TEST"].map { Array($0.utf8) },
+            host: nil, maxRecipients: 10)
         let groups = input.groups
         #expect(groups.map { String(decoding: $0.host, as: UTF8.self) } == ["b.test", "c.test"])
         #expect(groups.map(\.recipientIndices) == [[0, 2], [1]])
     }
 
     @Test func rawQuery() throws {
-        let envelope = try RawQuery.envelope([("sender", []), ("recipient", Array("a@b".utf8)), ("recipient", Array("c@d".utf8))])
+        let envelope = try RawQuery.envelope([
+            ("sender", []), ("recipient", Array("a@b".utf8)), ("recipient", Array("c@d".utf8)),
+        ])
         #expect(envelope.sender == [] && envelope.recipients.count == 2 && envelope.host == nil)
         #expect(throws: APIError.self) { try RawQuery.envelope([("recipient", [])]) }
         #expect(throws: APIError.self) { try RawQuery.envelope([("sender", []), ("sender", [])]) }

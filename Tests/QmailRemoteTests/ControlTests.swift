@@ -35,7 +35,9 @@ import Testing
         for good in ["example.com", "EXAMPLE.com.", "a_b.c-d.test", "localhost", "1.2.3.4", "[1.2.3.4]"] {
             #expect(HostName.isDeliverable(Array(good.utf8)), "\(good)")
         }
-        for bad in ["", ".", "a..b", "a b", "[1.2.3.4", "1.2.3.256", "x.123", String(repeating: "a", count: 64) + ".test"] {
+        for bad in [
+            "", ".", "a..b", "a b", "[1.2.3.4", "1.2.3.256", "x.123", String(repeating: "a", count: 64) + ".test",
+        ] {
             #expect(!HostName.isDeliverable(Array(bad.utf8)), "\(bad)")
         }
     }
@@ -56,8 +58,9 @@ import Testing
     }
 
     @Test func reportBytes() {
-        let report = DeliveryReport(recipientReports: [Report(.recipientAccepted, [])],
-                                    messageReport: Report(.messageAccepted, "1.2.3.4 accepted message.\n"))
+        let report = DeliveryReport(
+            recipientReports: [Report(.recipientAccepted, [])],
+            messageReport: Report(.messageAccepted, "1.2.3.4 accepted message.\n"))
         #expect(report.qmailBytes == Array("r\0K1.2.3.4 accepted message.\n\0".utf8))
     }
 

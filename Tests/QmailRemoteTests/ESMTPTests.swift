@@ -7,14 +7,17 @@ import Testing
 
 @Suite struct ESMTPTests {
     @Test func extensionsAreCaseInsensitiveWithParametersKept() {
-        let reply = Reply(code: ReplyCode(value: 250),
-                          text: Array("250-mx.test hi\n250-pipelining\n250-SIZE 1000\n250-Auth PLAIN LOGIN\n250 8bitmime\n".utf8))
+        let reply = Reply(
+            code: ReplyCode(value: 250),
+            text: Array("250-mx.test hi\n250-pipelining\n250-SIZE 1000\n250-Auth PLAIN LOGIN\n250 8bitmime\n".utf8))
         let extensions = Extensions(ehloReply: reply)
         #expect(extensions.has("PIPELINING") && extensions.has("8BITMIME") && extensions.has("auth"))
         #expect(extensions.parameters(of: "AUTH") == "PLAIN LOGIN")
         #expect(extensions.sizeLimit == 1000)
         #expect(!extensions.has("MX.TEST"))
-        #expect(Extensions(ehloReply: Reply(code: ReplyCode(value: 250), text: Array("250-x\n250 SIZE\n".utf8))).sizeLimit == nil)
+        #expect(
+            Extensions(ehloReply: Reply(code: ReplyCode(value: 250), text: Array("250-x\n250 SIZE\n".utf8))).sizeLimit
+                == nil)
     }
 
     @Test func ipv6Literals() {
@@ -30,36 +33,48 @@ import Testing
     }
 
     @Test func ipv6RelaysInRoutes() throws {
-        let routes = try SMTPRoutes(lines: ["a.test:[2001:db8::1]:2525", "b.test:[IPv6:2001:db8::2]", ":[::1]"].map { Array($0.utf8) })
-        #expect(routes.route(for: Array("a.test".utf8)) == Route(target: .address(IPAddress(literal: Array("2001:db8::1".utf8), ipv6: true)!), port: 2525))
+        let routes = try SMTPRoutes(
+            lines: ["a.test:[2001:db8::1]:2525", "b.test:[IPv6:2001:db8::2]", ":[::1]"].map { Array($0.utf8) })
+        #expect(
+            routes.route(for: Array("a.test".utf8))
+                == Route(target: .address(IPAddress(literal: Array("2001:db8::1".utf8), ipv6: true)!), port: 2525))
         #expect(routes.route(for: Array("b.test".utf8))?.port == 25)
-        #expect(routes.route(for: Array("c.test".utf8))?.target == .address(IPAddress(literal: Array("::1".utf8), ipv6: true)!))
+        #expect(
+            routes.route(for: Array("c.test".utf8))?.target
+                == .address(IPAddress(literal: Array("::1".utf8), ipv6: true)!))
         #expect(throws: ControlError.self) { try SMTPRoutes(lines: [Array("a.test:[2001:db8::1]x".utf8)]) }
     }
 
     func session(_ recipients: [String], esmtp: Bool = true) -> SMTPSession {
-        SMTPSession(ip: IPAddress(192, 0, 2, 1), helohost: Array("me.test".utf8), sender: Array("a@b".utf8),
-                    recipients: recipients.map { (Array($0.utf8), MailboxText.problem(in: Array($0.utf8))) }, esmtp: esmtp)
+        SMTPSession(
+            ip: IPAddress(192, 0, 2, 1), helohost: Array("me.test".utf8), sender: Array("a@b".utf8),
+            recipients: recipients.map { (Array($0.utf8), MailboxText.problem(in: Array($0.utf8))) }, esmtp: esmtp)
     }
 
     @Test func pipelinedCommandsGoOutInOneWrite() {
-        let connection = ScriptedConnection(["220 hi\r\n", "250-x\r\n250 PIPELINING\r\n", "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "250 yes\r\n"])
+        let connection = ScriptedConnection([
+            "220 hi\r\n", "250-x\r\n250 PIPELINING\r\n", "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "250 yes\r\n",
+        ])
         let report = session(["u@x", "bad\n@x", "v@x"]).run(over: connection, message: BytesMessage("x\n"))
         #expect(report.recipientReports.map(\.letter) == [.recipientAccepted, .recipientRejected, .recipientAccepted])
         #expect(report.messageReport.letter == .messageAccepted)
-        #expect(connection.writes.count == 4)   // EHLO, MAIL+RCPT+RCPT+DATA, message+dot, QUIT
+        #expect(connection.writes.count == 4)  // EHLO, MAIL+RCPT+RCPT+DATA, message+dot, QUIT
         #expect(connection.writes[1] == Array("MAIL FROM:<a@b>\r\nRCPT TO:<u@x>\r\nRCPT TO:<v@x>\r\nDATA\r\n".utf8))
     }
 
     @Test func lockStepWithoutPipelining() {
-        let connection = ScriptedConnection(["220 hi\r\n", "250 x\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 yes\r\n"])
+        let connection = ScriptedConnection([
+            "220 hi\r\n", "250 x\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 yes\r\n",
+        ])
         let report = session(["u@x"]).run(over: connection, message: BytesMessage("x\n"))
         #expect(report.messageReport.letter == .messageAccepted)
         #expect(connection.writes.count == 6)
     }
 
     @Test func dataAcceptedWithoutRecipientsIsEndedAtOnce() {
-        let connection = ScriptedConnection(["220 hi\r\n", "250-x\r\n250 PIPELINING\r\n", "250 ok\r\n550 no\r\n354 go\r\n", "554 empty\r\n"])
+        let connection = ScriptedConnection([
+            "220 hi\r\n", "250-x\r\n250 PIPELINING\r\n", "250 ok\r\n550 no\r\n354 go\r\n", "554 empty\r\n",
+        ])
         let report = session(["u@x"]).run(over: connection, message: BytesMessage("secret\n"))
         #expect(report.messageReport == RemoteReport.givingUp(ip: IPAddress(192, 0, 2, 1)))
         #expect(connection.writtenText.hasSuffix("DATA\r\n.\r\nQUIT\r\n"))
@@ -70,9 +85,15 @@ import Testing
         var mx: [String: DNSAnswer<MXRecord>] = [:]
         var a: [String: DNSAnswer<IPAddress>] = [:]
         var aaaa: [String: DNSAnswer<IPAddress>] = [:]
-        func mailExchangers(of name: [UInt8]) -> DNSAnswer<MXRecord> { mx[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain }
-        func ipv4Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> { a[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain }
-        func ipv6Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> { aaaa[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain }
+        func mailExchangers(of name: [UInt8]) -> DNSAnswer<MXRecord> {
+            mx[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
+        }
+        func ipv4Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
+            a[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
+        }
+        func ipv6Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
+            aaaa[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
+        }
     }
 
     @Test(arguments: [AddressPreference.ipv4, .ipv6])

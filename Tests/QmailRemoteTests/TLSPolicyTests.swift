@@ -7,24 +7,34 @@ import Testing
 
 @Suite struct TLSPolicyTests {
     func policy(_ lines: [String], tlsHosts: [String] = [], noTLSHosts: [String] = []) throws -> TLSPolicy {
-        try TLSPolicy(lines: lines.map { Array($0.utf8) }, controlDirectory: "/c",
-                      tlsHosts: tlsHosts.map { Array($0.utf8) }, noTLSHosts: noTLSHosts.map { Array($0.utf8) })
+        try TLSPolicy(
+            lines: lines.map { Array($0.utf8) }, controlDirectory: "/c",
+            tlsHosts: tlsHosts.map { Array($0.utf8) }, noTLSHosts: noTLSHosts.map { Array($0.utf8) })
     }
 
     @Test func levelsAndCAFiles() throws {
-        let table = try policy(["a.test:verify:ca.pem", ".b.test:encrypt", "c.test:none", ":may:/etc/ca.pem", "# comment"])
-        #expect(table.requirement(host: Array("A.test".utf8), serverName: []) == TLSRequirement(level: .verify, caFile: "/c/ca.pem"))
+        let table = try policy([
+            "a.test:verify:ca.pem", ".b.test:encrypt", "c.test:none", ":may:/etc/ca.pem", "# comment",
+        ])
+        #expect(
+            table.requirement(host: Array("A.test".utf8), serverName: [])
+                == TLSRequirement(level: .verify, caFile: "/c/ca.pem"))
         #expect(table.requirement(host: Array("x.b.test".utf8), serverName: []).level == .encrypt)
         #expect(table.requirement(host: Array("c.test".utf8), serverName: []).level == .none)
-        #expect(table.requirement(host: Array("d.test".utf8), serverName: []) == TLSRequirement(level: .may, caFile: "/etc/ca.pem"))
+        #expect(
+            table.requirement(host: Array("d.test".utf8), serverName: [])
+                == TLSRequirement(level: .may, caFile: "/etc/ca.pem"))
     }
 
     @Test func qmailTLSPatchFilesAndPrecedence() throws {
-        let table = try policy(["x.test:encrypt"], tlsHosts: ["MX.Secure.test.pem", "readme"], noTLSHosts: ["mx.plain.test"])
-        #expect(table.requirement(host: Array("y.test".utf8), serverName: Array("mx.secure.test".utf8))
+        let table = try policy(
+            ["x.test:encrypt"], tlsHosts: ["MX.Secure.test.pem", "readme"], noTLSHosts: ["mx.plain.test"])
+        #expect(
+            table.requirement(host: Array("y.test".utf8), serverName: Array("mx.secure.test".utf8))
                 == TLSRequirement(level: .verify, caFile: "/c/tlshosts/MX.Secure.test.pem"))
         #expect(table.requirement(host: Array("y.test".utf8), serverName: Array("mx.plain.test".utf8)).level == .none)
-        #expect(table.requirement(host: Array("x.test".utf8), serverName: Array("mx.secure.test".utf8)).level == .encrypt)
+        #expect(
+            table.requirement(host: Array("x.test".utf8), serverName: Array("mx.secure.test".utf8)).level == .encrypt)
         #expect(table.requirement(host: Array("y.test".utf8), serverName: Array("other.test".utf8)).level == .may)
     }
 
@@ -35,8 +45,11 @@ import Testing
     }
 
     @Test func routeLogins() throws {
-        let routes = try SMTPRoutes(lines: ["a.test:relay.test:587 user pass", "b.test:relay.test|user|pa ss|insecure",
-                                            "c.test:[::1]:2525 u p"].map { Array($0.utf8) })
+        let routes = try SMTPRoutes(
+            lines: [
+                "a.test:relay.test:587 user pass", "b.test:relay.test|user|pa ss|insecure",
+                "c.test:[::1]:2525 u p",
+            ].map { Array($0.utf8) })
         let a = try #require(routes.route(for: Array("a.test".utf8)))
         #expect(a.port == 587 && a.credentials == Credentials(user: Array("user".utf8), password: Array("pass".utf8)))
         let b = try #require(routes.route(for: Array("b.test".utf8)))

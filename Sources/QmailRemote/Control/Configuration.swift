@@ -37,11 +37,13 @@ public struct Configuration: Sendable {
     /// The name servers to ask; nil for the system's.
     public var dnsServers: [DNSServer]?
 
-    public init(helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
-                timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
-                dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
-                addressPreference: AddressPreference = .any, tlsPolicy: TLSPolicy = TLSPolicy(),
-                clientCertificate: String? = nil, tlsCiphers: String? = nil) {
+    public init(
+        helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
+        timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
+        dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
+        addressPreference: AddressPreference = .any, tlsPolicy: TLSPolicy = TLSPolicy(),
+        clientCertificate: String? = nil, tlsCiphers: String? = nil
+    ) {
         self.tlsPolicy = tlsPolicy
         self.clientCertificate = clientCertificate
         self.tlsCiphers = tlsCiphers
@@ -76,7 +78,8 @@ public struct Configuration: Sendable {
             switch self {
             case .noHomeDirectory(let path): return "\(path) is not a directory"
             case .control(let error): return "\(error.file): \(error.reason)"
-            case .badDNSSetting(let value): return "QMAILREMOTE_DNS=\(value) is not IP[:PORT][,IP[:PORT]...] (at most \(DNSServerList.maximum))"
+            case .badDNSSetting(let value):
+                return "QMAILREMOTE_DNS=\(value) is not IP[:PORT][,IP[:PORT]...] (at most \(DNSServerList.maximum))"
             }
         }
     }
@@ -114,12 +117,14 @@ public struct Configuration: Sendable {
                 outgoingIPv4: try address(at: control + "/outgoingip", .v4),
                 outgoingIPv6: try address(at: control + "/outgoingip6", .v6),
                 addressPreference: try preference(at: control + "/addresspreference"),
-                tlsPolicy: try TLSPolicy(lines: try ControlFile.lines(at: control + "/tlspolicy") ?? [],
-                                         controlDirectory: control,
-                                         tlsHosts: try ControlFile.entries(in: control + "/tlshosts") ?? [],
-                                         noTLSHosts: try ControlFile.entries(in: control + "/notlshosts") ?? [],
-                                         file: control + "/tlspolicy"),
-                clientCertificate: ControlFile.exists(at: control + "/clientcert.pem") ? control + "/clientcert.pem" : nil,
+                tlsPolicy: try TLSPolicy(
+                    lines: try ControlFile.lines(at: control + "/tlspolicy") ?? [],
+                    controlDirectory: control,
+                    tlsHosts: try ControlFile.entries(in: control + "/tlshosts") ?? [],
+                    noTLSHosts: try ControlFile.entries(in: control + "/notlshosts") ?? [],
+                    file: control + "/tlspolicy"),
+                clientCertificate: ControlFile.exists(at: control + "/clientcert.pem")
+                    ? control + "/clientcert.pem" : nil,
                 tlsCiphers: try ControlFile.firstLine(at: control + "/tlsclientciphers").flatMap {
                     $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self)
                 })
@@ -140,7 +145,10 @@ public struct Configuration: Sendable {
 
     private static func preference(at path: String) throws(ControlError) -> AddressPreference {
         guard let line = try ControlFile.firstLine(at: path), !line.isEmpty else { return .any }
-        guard let preference = AddressPreference(rawValue: String(decoding: HostNameBytes.lowercased(line), as: UTF8.self)) else {
+        guard
+            let preference = AddressPreference(
+                rawValue: String(decoding: HostNameBytes.lowercased(line), as: UTF8.self))
+        else {
             throw ControlError(file: path, reason: "not ipv4, ipv6 or any")
         }
         return preference

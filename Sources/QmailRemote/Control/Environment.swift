@@ -25,8 +25,9 @@ public struct Environment: Sendable {
             let text = String(cString: raw)
             return text.isEmpty ? nil : text
         }
-        return Environment(qmailHome: value("QMAILHOME") ?? "/var/qmail",
-                           controlDirectory: value("CONTROLDIR"),
-                           dnsSetting: value("QMAILREMOTE_DNS"))
+        return Environment(
+            qmailHome: value("QMAILHOME") ?? "/var/qmail",
+            controlDirectory: value("CONTROLDIR"),
+            dnsSetting: value("QMAILREMOTE_DNS"))
     }
 }

@@ -65,10 +65,12 @@ public struct SMTPRoutes: Sendable, Equatable {
                 let separator = rest[split]
                 let words = rest[(split + 1)...].split(separator: separator, omittingEmptySubsequences: separator == 32)
                 guard words.count == 2 || (words.count == 3 && words[2].elementsEqual("insecure".utf8)),
-                      !words[0].isEmpty, !words[1].isEmpty else {
+                    !words[0].isEmpty, !words[1].isEmpty
+                else {
                     throw bad("after the relay give: user password [insecure], or |user|password[|insecure]")
                 }
-                credentials = Credentials(user: Array(words[0]), password: Array(words[1]), allowWithoutTLS: words.count == 3)
+                credentials = Credentials(
+                    user: Array(words[0]), password: Array(words[1]), allowWithoutTLS: words.count == 3)
                 rest = rest[..<split]
             }
             let relay: ArraySlice<UInt8>

@@ -42,8 +42,10 @@ public struct TLSPolicy: Sendable, Equatable {
     /// Parses tlspolicy lines; a CA file not starting with "/" is in the
     /// control directory. A bad line is an error, as a broken route is.
     /// `tlsHosts` and `noTLSHosts` are the entries of those directories.
-    public init(lines: [[UInt8]], controlDirectory: String, tlsHosts: [[UInt8]] = [], noTLSHosts: [[UInt8]] = [],
-                file: String = "tlspolicy") throws(ControlError) {
+    public init(
+        lines: [[UInt8]], controlDirectory: String, tlsHosts: [[UInt8]] = [], noTLSHosts: [[UInt8]] = [],
+        file: String = "tlspolicy"
+    ) throws(ControlError) {
         self.controlDirectory = controlDirectory
         for entry in tlsHosts where entry.count > 4 && entry.suffix(4).elementsEqual(".pem".utf8) {
             self.tlsHosts[HostName.lowercased(Array(entry.dropLast(4)))] = String(decoding: entry, as: UTF8.self)
@@ -52,8 +54,11 @@ public struct TLSPolicy: Sendable, Equatable {
         for (number, line) in lines.enumerated() {
             if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
             let fields = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count >= 2, let level = TLSLevel(rawValue: String(decoding: HostName.lowercased(Array(fields[1])), as: UTF8.self)) else {
-                throw ControlError(file: file, reason: "line \(number + 1): give domain:none|may|encrypt|verify[:cafile]")
+            guard fields.count >= 2,
+                let level = TLSLevel(rawValue: String(decoding: HostName.lowercased(Array(fields[1])), as: UTF8.self))
+            else {
+                throw ControlError(
+                    file: file, reason: "line \(number + 1): give domain:none|may|encrypt|verify[:cafile]")
             }
             var caFile: String?
             if fields.count == 3, !fields[2].isEmpty {

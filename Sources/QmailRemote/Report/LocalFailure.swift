@@ -50,20 +50,34 @@ public enum LocalFailure: Error, Sendable, Equatable {
         case .noHomeDirectory: return Report(.messageDeferred, "Unable to switch to home directory. (#4.3.0)\n")
         case .unreadableMessage: return Report(.messageDeferred, "Unable to read message. (#4.3.0)\n")
         case .outOfMemory: return Report(.messageDeferred, "Out of memory. (#4.3.0)\n")
-        case .resourcesUnavailable: return Report(.messageDeferred, "System resources temporarily unavailable. (#4.3.0)\n")
-        case .temporaryDNSFailure: return Report(.messageDeferred, "Sorry, I couldn't find any host by that name. (#4.1.2)\n")
+        case .resourcesUnavailable:
+            return Report(.messageDeferred, "System resources temporarily unavailable. (#4.3.0)\n")
+        case .temporaryDNSFailure:
+            return Report(.messageDeferred, "Sorry, I couldn't find any host by that name. (#4.1.2)\n")
         case .noSuchHost(let host):
-            return Report(.messageFailed, Array("Sorry, I couldn't find any host named ".utf8)
-                          + host.map { $0 < 33 || $0 > 126 ? UInt8(ascii: "?") : $0 } + Array(". (#5.1.2)\n".utf8))
-        case .noMailExchanger: return Report(.messageFailed, "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n")
+            return Report(
+                .messageFailed,
+                Array("Sorry, I couldn't find any host named ".utf8)
+                    + host.map { $0 < 33 || $0 > 126 ? UInt8(ascii: "?") : $0 } + Array(". (#5.1.2)\n".utf8))
+        case .noMailExchanger:
+            return Report(.messageFailed, "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n")
         case .listedAsBestMX:
-            return Report(.messageFailed, "Sorry. Although I'm listed as a best-preference MX or A for that host,\nit isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n")
-        case .partialFinalLine: return Report(.messageFailed, "SMTP cannot transfer messages with partial final lines. (#5.6.2)\n")
-        case .noConnection: return Report(.messageDeferred, "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n")
+            return Report(
+                .messageFailed,
+                "Sorry. Although I'm listed as a best-preference MX or A for that host,\nit isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n"
+            )
+        case .partialFinalLine:
+            return Report(.messageFailed, "SMTP cannot transfer messages with partial final lines. (#5.6.2)\n")
+        case .noConnection:
+            return Report(.messageDeferred, "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n")
         case .connectionDied(let ip, let duplicate):
-            return Report(.messageDeferred, "Connected to \(ip) but connection died.\(duplicate ? " Possible duplicate!" : "") (#4.4.2)\n")
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but connection died.\(duplicate ? " Possible duplicate!" : "") (#4.4.2)\n")
         case .replyTooLong(let ip, let duplicate):
-            return Report(.messageDeferred, "Connected to \(ip) but its reply was too long.\(duplicate ? " Possible duplicate!" : "") (#4.4.2)\n")
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but its reply was too long.\(duplicate ? " Possible duplicate!" : "") (#4.4.2)\n")
         case .unsendableSender(let problem):
             return Report(.messageFailed, "Sender address \(problem.phrase). (#5.1.7)\n")
         case .unsendableRecipient(let problem):
@@ -71,21 +85,35 @@ public enum LocalFailure: Error, Sendable, Equatable {
         case .noSendableRecipient: return Report(.messageFailed, "No recipient address could be sent. (#5.1.3)\n")
         case .badDNSSetting: return Report(.messageDeferred, "QMAILREMOTE_DNS is not a list of IP[:PORT]. (#4.3.0)\n")
         case .tooLargeForServer(let ip, let size, let limit):
-            return Report(.messageFailed, "Connected to \(ip) but the message (\(size) bytes) is larger than its limit of \(limit) bytes. (#5.3.4)\n")
+            return Report(
+                .messageFailed,
+                "Connected to \(ip) but the message (\(size) bytes) is larger than its limit of \(limit) bytes. (#5.3.4)\n"
+            )
         case .noSMTPUTF8(let ip):
-            return Report(.messageFailed, "Connected to \(ip) but it cannot take UTF-8 addresses (no SMTPUTF8). (#5.6.7)\n")
+            return Report(
+                .messageFailed, "Connected to \(ip) but it cannot take UTF-8 addresses (no SMTPUTF8). (#5.6.7)\n")
         case .startTLSNotOffered(let ip):
-            return Report(.messageDeferred, "Connected to \(ip) but it does not offer STARTTLS, and TLS is required. (#4.7.0)\n")
+            return Report(
+                .messageDeferred, "Connected to \(ip) but it does not offer STARTTLS, and TLS is required. (#4.7.0)\n")
         case .tlsHandshakeFailed(let ip, let reason):
-            return Report(.messageDeferred, "Connected to \(ip) but the TLS handshake failed: \(Self.printable(reason)). (#4.7.0)\n")
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but the TLS handshake failed: \(Self.printable(reason)). (#4.7.0)\n")
         case .certificateNotVerified(let ip, let name, let reason):
-            return Report(.messageDeferred, "Connected to \(ip) but its certificate for \(Self.printable(String(decoding: name, as: UTF8.self))) was not verified: \(Self.printable(reason)). (#4.7.5)\n")
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but its certificate for \(Self.printable(String(decoding: name, as: UTF8.self))) was not verified: \(Self.printable(reason)). (#4.7.5)\n"
+            )
         case .tlsNeedsESMTP:
             return Report(.messageDeferred, "TLS is required for this destination, but control/esmtp is 0. (#4.3.0)\n")
         case .authNeedsTLS(let ip):
-            return Report(.messageDeferred, "Connected to \(ip) but the connection is not encrypted, and the route's login needs TLS. (#4.7.0)\n")
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but the connection is not encrypted, and the route's login needs TLS. (#4.7.0)\n")
         case .authNotOffered(let ip):
-            return Report(.messageDeferred, "Connected to \(ip) but it offers no login mechanism I have (PLAIN, LOGIN, CRAM-MD5). (#4.7.0)\n")
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but it offers no login mechanism I have (PLAIN, LOGIN, CRAM-MD5). (#4.7.0)\n")
         }
     }
 

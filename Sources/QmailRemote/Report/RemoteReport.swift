@@ -32,12 +32,16 @@ public enum RemoteReport {
     }
 
     public static func startTLSRefused(ip: IPAddress, reply: Reply) -> Report {
-        Report(.messageDeferred, Array("Connected to \(ip) but STARTTLS was refused, and TLS is required.\n".utf8) + said(reply))
+        Report(
+            .messageDeferred,
+            Array("Connected to \(ip) but STARTTLS was refused, and TLS is required.\n".utf8) + said(reply))
     }
 
     /// A refused login names the mechanism; never the credentials.
     public static func loginRefused(ip: IPAddress, mechanism: String, reply: Reply) -> Report {
-        Report(.messageDeferred, Array("Connected to \(ip) but the login (\(mechanism)) was refused.\n".utf8) + said(reply))
+        Report(
+            .messageDeferred, Array("Connected to \(ip) but the login (\(mechanism)) was refused.\n".utf8) + said(reply)
+        )
     }
 
     public static func accepted(ip: IPAddress, reply: Reply) -> Report {

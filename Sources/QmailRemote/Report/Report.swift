@@ -3,12 +3,12 @@
 // qmail byte form (letter, text, NUL) is `qmailBytes`.
 
 public enum ReportLetter: UInt8, Sendable, Equatable {
-    case recipientAccepted = 0x72          // r
-    case recipientRejected = 0x68          // h
-    case recipientDeferred = 0x73          // s
-    case messageAccepted = 0x4B            // K
-    case messageDeferred = 0x5A            // Z
-    case messageFailed = 0x44              // D
+    case recipientAccepted = 0x72  // r
+    case recipientRejected = 0x68  // h
+    case recipientDeferred = 0x73  // s
+    case messageAccepted = 0x4B  // K
+    case messageDeferred = 0x5A  // Z
+    case messageFailed = 0x44  // D
 
     public var character: Character { Character(Unicode.Scalar(rawValue)) }
 }
@@ -36,11 +36,13 @@ public struct DeliveryReport: Sendable, Equatable {
     public var tls: TLSSummary?
 
     public init(recipientReports: [Report], messageReport: Report) {
-        precondition(messageReport.letter == .messageAccepted || messageReport.letter == .messageDeferred
-                     || messageReport.letter == .messageFailed, "message report must be K, Z or D")
-        precondition(recipientReports.allSatisfy {
-            $0.letter == .recipientAccepted || $0.letter == .recipientRejected || $0.letter == .recipientDeferred
-        }, "recipient reports must be r, h or s")
+        precondition(
+            messageReport.letter == .messageAccepted || messageReport.letter == .messageDeferred
+                || messageReport.letter == .messageFailed, "message report must be K, Z or D")
+        precondition(
+            recipientReports.allSatisfy {
+                $0.letter == .recipientAccepted || $0.letter == .recipientRejected || $0.letter == .recipientDeferred
+            }, "recipient reports must be r, h or s")
         self.recipientReports = recipientReports
         self.messageReport = messageReport
     }

@@ -56,7 +56,9 @@ public struct ConnectTimeoutTable: Sendable {
     /// A connect to `address` succeeded: forget its time-outs.
     public func recordSuccess(_ address: IPAddress) {
         _ = withLockedTable(for: address) { table, layout, fd in
-            guard let record = Self.find(address, in: table, layout), table[record + layout.countOffset] != 0 else { return }
+            guard let record = Self.find(address, in: table, layout), table[record + layout.countOffset] != 0 else {
+                return
+            }
             table[record + layout.countOffset] = 0
             Self.write(table, record: record, layout, to: fd)
         }
@@ -70,14 +72,18 @@ public struct ConnectTimeoutTable: Sendable {
             if let existing = Self.find(address, in: table, layout) {
                 record = existing
                 let count = table[record + layout.countOffset]
-                if count != 0 && now < Self.time(in: table, at: record + layout.timeOffset) &+ Self.minimumGap { return }
+                if count != 0 && now < Self.time(in: table, at: record + layout.timeOffset) &+ Self.minimumGap {
+                    return
+                }
                 table[record + layout.countOffset] = min(count &+ 1, 10)
             } else {
                 // A free record, else the one whose weighted age is oldest.
                 func weighted(_ start: Int) -> UInt64 {
-                    UInt64(Self.time(in: table, at: start + layout.timeOffset)) + UInt64(table[start + layout.countOffset]) << 10
+                    UInt64(Self.time(in: table, at: start + layout.timeOffset)) + UInt64(
+                        table[start + layout.countOffset]) << 10
                 }
-                record = starts.first { table[$0 + layout.countOffset] == 0 } ?? starts.min { weighted($0) < weighted($1) }!
+                record =
+                    starts.first { table[$0 + layout.countOffset] == 0 } ?? starts.min { weighted($0) < weighted($1) }!
                 table.replaceSubrange(record..<(record + layout.addressSize), with: address.bytes)
                 table[record + layout.countOffset] = 1
             }
@@ -113,7 +119,8 @@ public struct ConnectTimeoutTable: Sendable {
     }
 
     private static func time(in table: [UInt8], at offset: Int) -> UInt32 {
-        UInt32(table[offset]) | UInt32(table[offset + 1]) << 8 | UInt32(table[offset + 2]) << 16 | UInt32(table[offset + 3]) << 24
+        UInt32(table[offset]) | UInt32(table[offset + 1]) << 8 | UInt32(table[offset + 2]) << 16 | UInt32(
+            table[offset + 3]) << 24
     }
 
     private static func write(_ table: [UInt8], record: Int, _ layout: Layout, to fd: Int32) {

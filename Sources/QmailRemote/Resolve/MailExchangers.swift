@@ -26,8 +26,10 @@ public struct MailExchangers {
     public let ipv6: Bool
     public let preference: AddressPreference
 
-    public init(resolver: any Resolver, ipv6: Bool = false, preference: AddressPreference = .any,
-                localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current) {
+    public init(
+        resolver: any Resolver, ipv6: Bool = false, preference: AddressPreference = .any,
+        localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current
+    ) {
         self.resolver = resolver
         self.localAddresses = localAddresses
         self.ipv6 = ipv6
@@ -35,14 +37,18 @@ public struct MailExchangers {
     }
 
     /// Servers to try with their port, or the failure to report.
-    public func destinations(for host: [UInt8], route: Route?) -> Result<(servers: [Destination], port: UInt16), LocalFailure> {
+    public func destinations(
+        for host: [UInt8], route: Route?
+    ) -> Result<(servers: [Destination], port: UInt16), LocalFailure> {
         if let route {
             switch route.target {
             case .address(let address):
                 let server = Destination(address: address, preference: 0, name: Array(address.description.utf8))
                 return usable([address]).isEmpty ? .failure(.noMailExchanger) : .success(([server], route.port))
             case .name(let name):
-                return relayAddresses(name).map { ($0.map { Destination(address: $0, preference: 0, name: name) }, route.port) }
+                return relayAddresses(name).map {
+                    ($0.map { Destination(address: $0, preference: 0, name: name) }, route.port)
+                }
             case .mailExchangers: break
             }
         }
@@ -106,7 +112,8 @@ public struct MailExchangers {
             }
         }
         var generator = SystemRandomNumberGenerator()
-        let ordered = records
+        let ordered =
+            records
             .map { (record: $0, tie: generator.next() as UInt64) }
             .sorted { ($0.record.preference, $0.tie) < ($1.record.preference, $1.tie) }
             .map(\.record)
@@ -115,7 +122,9 @@ public struct MailExchangers {
         for record in ordered where !record.exchange.isEmpty {
             switch addresses(of: record.exchange) {
             case .records(let addresses):
-                destinations += addresses.map { Destination(address: $0, preference: record.preference, name: record.exchange) }
+                destinations += addresses.map {
+                    Destination(address: $0, preference: record.preference, name: record.exchange)
+                }
             case .temporaryFailure: sawTemporaryFailure = true
             case .noSuchDomain, .noRecords: continue
             }

@@ -38,8 +38,10 @@ public struct SystemResolver: Resolver {
 
     /// Asks for `type` records of `name`; keeps the answers of that type
     /// (a CNAME chain before them is passed over).
-    private func query<Record>(_ name: [UInt8], type: UInt16,
-                               _ decode: (inout ns_msg, ns_rr) -> Record?) -> DNSAnswer<Record> {
+    private func query<Record>(
+        _ name: [UInt8], type: UInt16,
+        _ decode: (inout ns_msg, ns_rr) -> Record?
+    ) -> DNSAnswer<Record> {
         guard let state = cresolv_open() else { return .temporaryFailure }
         defer { cresolv_close(state) }
         if let servers {

@@ -37,7 +37,9 @@ extension SMTPSession {
         if offered.contains("LOGIN") {
             try channel.send(Command.line("AUTH LOGIN"))
             let askUser = try channel.read()
-            guard askUser.code.isAuthContinue else { return RemoteReport.loginRefused(ip: ip, mechanism: "LOGIN", reply: askUser) }
+            guard askUser.code.isAuthContinue else {
+                return RemoteReport.loginRefused(ip: ip, mechanism: "LOGIN", reply: askUser)
+            }
             try channel.send(Base64.encode(credentials.user) + [13, 10])
             let askPassword = try channel.read()
             guard askPassword.code.isAuthContinue else {

@@ -23,8 +23,10 @@ public struct TLSPlan {
     /// TLS already in place from the start (SMTPS, port 465).
     public var implicit: TLSSummary?
 
-    public init(requirement: TLSRequirement, serverName: [UInt8] = [],
-                upgrade: ((any Connection) -> Result<TLSConnection, TLSFailure>)? = nil, implicit: TLSSummary? = nil) {
+    public init(
+        requirement: TLSRequirement, serverName: [UInt8] = [],
+        upgrade: ((any Connection) -> Result<TLSConnection, TLSFailure>)? = nil, implicit: TLSSummary? = nil
+    ) {
         self.requirement = requirement
         self.serverName = serverName
         self.upgrade = upgrade
@@ -48,9 +50,11 @@ public struct SMTPSession {
     /// Commands written at once when pipelining, before their replies are read.
     static let pipelineWindow = 100
 
-    public init(ip: IPAddress, helohost: [UInt8], sender: [UInt8],
-                recipients: [(address: [UInt8], problem: MailboxText.Problem?)], esmtp: Bool = false,
-                credentials: Credentials? = nil) {
+    public init(
+        ip: IPAddress, helohost: [UInt8], sender: [UInt8],
+        recipients: [(address: [UInt8], problem: MailboxText.Problem?)], esmtp: Bool = false,
+        credentials: Credentials? = nil
+    ) {
         self.ip = ip
         self.helohost = helohost
         self.sender = sender
@@ -70,7 +74,8 @@ public struct SMTPSession {
     public func run(over connection: any Connection, message: some MessageSource) -> DeliveryReport {
         switch run(over: connection, message: message, tls: TLSPlan(requirement: TLSRequirement(level: .none))) {
         case .report(let report): return report
-        case .retryInPlainText: return DeliveryReport(failure: LocalFailure.connectionDied(ip, possibleDuplicate: false).report)
+        case .retryInPlainText:
+            return DeliveryReport(failure: LocalFailure.connectionDied(ip, possibleDuplicate: false).report)
         }
     }
 
@@ -94,7 +99,9 @@ public struct SMTPSession {
 
         do {
             let greeting = try channel.read()
-            guard greeting.code.isGoodGreeting else { return quit(RemoteReport.greetingFailed(ip: ip, reply: greeting)) }
+            guard greeting.code.isGoodGreeting else {
+                return quit(RemoteReport.greetingFailed(ip: ip, reply: greeting))
+            }
 
             var extensions = Extensions()
             if esmtp {
@@ -114,7 +121,8 @@ public struct SMTPSession {
             }
 
             let sendable = recipients.filter { $0.problem == nil }.map(\.address)
-            let international = MailboxText.isInternational(sender) || sendable.contains(where: MailboxText.isInternational)
+            let international =
+                MailboxText.isInternational(sender) || sendable.contains(where: MailboxText.isInternational)
             var parameters: [String] = []
             if esmtp {
                 if international {
@@ -134,9 +142,10 @@ public struct SMTPSession {
 
             // MAIL, each sendable RCPT, DATA: one at a time, or pipelined in
             // windows; the replies are taken in order either way.
-            channel.queue([Command.mailFrom(sender, parameters: parameters, utf8: utf8)]
-                          + sendable.map { Command.rcptTo($0, utf8: utf8) } + [Command.data],
-                          window: extensions.has("PIPELINING") ? Self.pipelineWindow : 1)
+            channel.queue(
+                [Command.mailFrom(sender, parameters: parameters, utf8: utf8)]
+                    + sendable.map { Command.rcptTo($0, utf8: utf8) } + [Command.data],
+                window: extensions.has("PIPELINING") ? Self.pipelineWindow : 1)
 
             let mail = try channel.nextReply()
             switch mail.code.verdict {
@@ -153,8 +162,10 @@ public struct SMTPSession {
                 }
                 let rcpt = try channel.nextReply()
                 switch rcpt.code.verdict {
-                case .permanent: recipientReports.append(RemoteReport.recipient(.recipientRejected, ip: ip, reply: rcpt))
-                case .temporary: recipientReports.append(RemoteReport.recipient(.recipientDeferred, ip: ip, reply: rcpt))
+                case .permanent:
+                    recipientReports.append(RemoteReport.recipient(.recipientRejected, ip: ip, reply: rcpt))
+                case .temporary:
+                    recipientReports.append(RemoteReport.recipient(.recipientDeferred, ip: ip, reply: rcpt))
                 case .accepted:
                     recipientReports.append(Report(.recipientAccepted, []))
                     anyAccepted = true
@@ -209,7 +220,8 @@ public struct SMTPSession {
             if required { return .quit(LocalFailure.startTLSNotOffered(ip).report) }
             try channel.send(Command.helo(helohost))
             let hello = try channel.read()
-            return hello.code.isGoodHello ? .ready(Extensions()) : .quit(RemoteReport.nameRejected(ip: ip, reply: hello))
+            return hello.code.isGoodHello
+                ? .ready(Extensions()) : .quit(RemoteReport.nameRejected(ip: ip, reply: hello))
         }
         let extensions = Extensions(ehloReply: ehlo)
         guard tls == nil, plan.requirement.level != .none, let upgrade = plan.upgrade else { return .ready(extensions) }
@@ -229,8 +241,11 @@ public struct SMTPSession {
             channel.secure(secured)
             tls = secured.summary
             if plan.requirement.level == .verify && !secured.summary.verified {
-                return .quit(LocalFailure.certificateNotVerified(ip, name: plan.serverName,
-                                                                 reason: secured.summary.verifyProblem ?? "").report)
+                return .quit(
+                    LocalFailure.certificateNotVerified(
+                        ip, name: plan.serverName,
+                        reason: secured.summary.verifyProblem ?? ""
+                    ).report)
             }
         }
         // RFC 3207: forget what was said before TLS, and ask again.

@@ -62,7 +62,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     public init?(ipv6 text: some Collection<UInt8>) {
         let bytes = Array(text)
         guard bytes.contains(UInt8(ascii: ":")), bytes.count <= 45,
-              bytes.allSatisfy({ $0 < 128 && $0 != 0 }) else { return nil }
+            bytes.allSatisfy({ $0 < 128 && $0 != 0 })
+        else { return nil }
         var address = in6_addr()
         let parsed = (bytes + [0]).withUnsafeBufferPointer { text in
             text.withMemoryRebound(to: CChar.self) { inet_pton(AF_INET6, $0.baseAddress, &address) }
@@ -84,7 +85,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         guard ipv6 else { return nil }
         let tag = Array("IPv6:".utf8)
         if bracketed, bytes.count > tag.count,
-           HostNameBytes.lowercased(Array(bytes[0..<tag.count])) == HostNameBytes.lowercased(tag) {
+            HostNameBytes.lowercased(Array(bytes[0..<tag.count])) == HostNameBytes.lowercased(tag)
+        {
             bytes = Array(bytes[tag.count...])
         }
         guard let v6 = IPAddress(ipv6: bytes) else { return nil }

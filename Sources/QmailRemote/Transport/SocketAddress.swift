@@ -6,8 +6,10 @@ import Glibc
 
 public enum SocketAddress {
     /// Calls `body` with the address as a sockaddr and its length.
-    public static func with<T>(_ address: IPAddress, port: UInt16,
-                        _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+    public static func with<T>(
+        _ address: IPAddress, port: UInt16,
+        _ body: (UnsafePointer<sockaddr>, socklen_t) -> T
+    ) -> T {
         switch address.family {
         case .v4:
             var sin = sockaddr_in()
@@ -15,7 +17,9 @@ public enum SocketAddress {
             sin.sin_port = port.bigEndian
             sin.sin_addr.s_addr = address.networkOrder
             return withUnsafePointer(to: &sin) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         case .v6:
             var sin6 = sockaddr_in6()
@@ -23,7 +27,9 @@ public enum SocketAddress {
             sin6.sin6_port = port.bigEndian
             withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: address.bytes) }
             return withUnsafePointer(to: &sin6) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         }
     }

@@ -28,10 +28,13 @@ public final class SocketConnection: Connection {
     /// Connects to `address:port` from `source` (when given: an address of
     /// the same family), waiting at most `connectTimeout` seconds; reads and
     /// writes then wait at most `ioTimeout` seconds each.
-    public static func connect(to address: IPAddress, port: UInt16, from source: IPAddress? = nil,
-                               connectTimeout: Int, ioTimeout: Int) -> Result<SocketConnection, ConnectFailure> {
+    public static func connect(
+        to address: IPAddress, port: UInt16, from source: IPAddress? = nil,
+        connectTimeout: Int, ioTimeout: Int
+    ) -> Result<SocketConnection, ConnectFailure> {
         let domain = address.family == .v4 ? AF_INET : AF_INET6
-        let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { return .failure(.failed(errno)) }
         var one: Int32 = 1
         // The final ".\r\n" must not wait for the peer's delayed ACK.
@@ -74,8 +77,9 @@ public final class SocketConnection: Connection {
         var deadline = ioTimeout <= 0 ? timeval(tv_sec: 0, tv_usec: 1000) : timeval(tv_sec: ioTimeout, tv_usec: 0)
         let size = socklen_t(MemoryLayout<timeval>.size)
         guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0,
-              setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, size) == 0,
-              setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &deadline, size) == 0 else {
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, size) == 0,
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &deadline, size) == 0
+        else {
             let error = errno
             _ = Glibc.close(fd)
             return .failure(.failed(error))

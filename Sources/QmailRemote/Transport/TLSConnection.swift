@@ -61,26 +61,34 @@ public final class TLSConnection: Connection {
 
     /// Shakes hands over `socket`, naming `serverName` (SNI, not for an IP)
     /// and checking the certificate against it (a host name or an address).
-    public static func handshake(over socket: SocketConnection, context: TLSContext,
-                                 serverName: [UInt8]) -> Result<TLSConnection, TLSFailure> {
+    public static func handshake(
+        over socket: SocketConnection, context: TLSContext,
+        serverName: [UInt8]
+    ) -> Result<TLSConnection, TLSFailure> {
         let text = String(decoding: serverName, as: UTF8.self)
         let isAddress = IPAddress(literal: serverName, ipv6: true) != nil
         let address = IPAddress(literal: serverName, ipv6: true)?.description
-        guard let tls = ctls_connection_new(context.pointer, socket.descriptor, isAddress ? nil : text,
-                                            isAddress ? nil : text, address) else {
+        guard
+            let tls = ctls_connection_new(
+                context.pointer, socket.descriptor, isAddress ? nil : text,
+                isAddress ? nil : text, address)
+        else {
             return .failure(.failed(TLSContext.lastError()))
         }
         let result = ctls_handshake(tls)
         if result != 1 {
-            let failure: TLSFailure = result == CTLS_TIMED_OUT ? .timedOut
+            let failure: TLSFailure =
+                result == CTLS_TIMED_OUT
+                ? .timedOut
                 : .failed(result == CTLS_CLOSED ? "connection closed during the handshake" : TLSContext.lastError())
             ctls_connection_free(tls)
             return .failure(failure)
         }
         var problem: UnsafePointer<CChar>?
         let verified = ctls_verified(tls, &problem) == 1
-        let summary = TLSSummary(version: String(cString: ctls_version(tls)), cipher: String(cString: ctls_cipher(tls)),
-                                 verified: verified, verifyProblem: verified ? nil : problem.map { String(cString: $0) })
+        let summary = TLSSummary(
+            version: String(cString: ctls_version(tls)), cipher: String(cString: ctls_cipher(tls)),
+            verified: verified, verifyProblem: verified ? nil : problem.map { String(cString: $0) })
         return .success(TLSConnection(socket: socket, tls: tls, summary: summary))
     }
 

@@ -13,7 +13,8 @@ enum TLSContextCache {
 
     private static let contexts = Mutex<[Key: TLSContext]>([:])
 
-    static func context(caFile: String?, clientCertificate: String?, ciphers: String?) -> Result<TLSContext, TLSFailure> {
+    static func context(caFile: String?, clientCertificate: String?, ciphers: String?) -> Result<TLSContext, TLSFailure>
+    {
         let key = Key(caFile: caFile, clientCertificate: clientCertificate, ciphers: ciphers)
         if let found = contexts.withLock({ $0[key] }) { return .success(found) }
         do {

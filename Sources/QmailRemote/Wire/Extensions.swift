@@ -15,7 +15,8 @@ public struct Extensions: Sendable, Equatable {
             let keyword = body.prefix { $0 != 32 }
             let parameters = body.dropFirst(keyword.count).drop { $0 == 32 }
             guard !keyword.isEmpty else { continue }
-            keywords[String(decoding: keyword, as: UTF8.self).uppercased()] = String(decoding: parameters, as: UTF8.self)
+            keywords[String(decoding: keyword, as: UTF8.self).uppercased()] = String(
+                decoding: parameters, as: UTF8.self)
         }
     }
 
@@ -27,7 +28,8 @@ public struct Extensions: Sendable, Equatable {
     /// SIZE's announced limit: nil when SIZE is not offered or has no (or a
     /// zero, meaning no) limit.
     public var sizeLimit: Int? {
-        guard let text = parameters(of: "SIZE"), let limit = Int(text.split(separator: " ").first ?? ""), limit > 0 else {
+        guard let text = parameters(of: "SIZE"), let limit = Int(text.split(separator: " ").first ?? ""), limit > 0
+        else {
             return nil
         }
         return limit

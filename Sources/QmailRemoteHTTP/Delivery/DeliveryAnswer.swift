@@ -31,8 +31,10 @@ public struct DeliveryAnswer: Sendable {
             for (position, index) in result.recipientIndices.enumerated() {
                 if position < result.report.recipientReports.count {
                     let report = result.report.recipientReports[position]
-                    let outcome = report.letter == .recipientAccepted ? Outcome(messageLetter: message.letter)
-                                                                      : Outcome(messageLetter: report.letter)
+                    let outcome =
+                        report.letter == .recipientAccepted
+                        ? Outcome(messageLetter: message.letter)
+                        : Outcome(messageLetter: report.letter)
                     perRecipient[index] = (outcome, result.host, report)
                 } else {
                     perRecipient[index] = (Outcome(messageLetter: message.letter), result.host, message)
@@ -43,27 +45,41 @@ public struct DeliveryAnswer: Sendable {
         let outcomes = rows.map(\.outcome)
         let overall = outcomes.allSatisfy({ $0 == outcomes[0] }) ? outcomes[0] : .mixed
 
-        let recipientsJSON = JSONValue.array(zip(recipients, rows).map { address, row in
-            .object([("address", .text(address)), ("outcome", .string(row.outcome.rawValue)),
-                     ("host", .text(row.host)), ("report", .string(String(row.report.letter.character))),
-                     ("text", .text(row.report.text))])
-        })
-        let deliveriesJSON = JSONValue.array(results.map { result in
-            let reports = result.report.recipientReports + [result.report.messageReport]
-            let tls: JSONValue = result.report.tls.map {
-                .object([("version", .string($0.version)), ("cipher", .string($0.cipher)), ("verified", .bool($0.verified))])
-            } ?? .null
-            return .object([
-                ("host", .text(result.host)),
-                ("recipients", .array(result.recipientIndices.map { .text(recipients[$0]) })),
-                ("reports", .array(reports.map {
-                    .object([("letter", .string(String($0.letter.character))), ("text", .text($0.text))])
-                })),
-                ("tls", tls),
-            ])
-        })
-        let body = JSONValue.object([("outcome", .string(overall.rawValue)), ("recipients", recipientsJSON),
-                                     ("deliveries", deliveriesJSON)])
+        let recipientsJSON = JSONValue.array(
+            zip(recipients, rows).map { address, row in
+                .object([
+                    ("address", .text(address)), ("outcome", .string(row.outcome.rawValue)),
+                    ("host", .text(row.host)), ("report", .string(String(row.report.letter.character))),
+                    ("text", .text(row.report.text)),
+                ])
+            })
+        let deliveriesJSON = JSONValue.array(
+            results.map { result in
+                let reports = result.report.recipientReports + [result.report.messageReport]
+                let tls: JSONValue =
+                    result.report.tls.map {
+                        .object([
+                            ("version", .string($0.version)), ("cipher", .string($0.cipher)),
+                            ("verified", .bool($0.verified)),
+                        ])
+                    } ?? .null
+                return .object([
+                    ("host", .text(result.host)),
+                    ("recipients", .array(result.recipientIndices.map { .text(recipients[$0]) })),
+                    (
+                        "reports",
+                        .array(
+                            reports.map {
+                                .object([("letter", .string(String($0.letter.character))), ("text", .text($0.text))])
+                            })
+                    ),
+                    ("tls", tls),
+                ])
+            })
+        let body = JSONValue.object([
+            ("outcome", .string(overall.rawValue)), ("recipients", recipientsJSON),
+            ("deliveries", deliveriesJSON),
+        ])
         switch overall {
         case .delivered: response = .json(200, body)
         case .failed: response = .json(422, body)

@@ -20,8 +20,10 @@ public final class DeliveryService: Sendable {
     let complain: @Sendable (String) -> Void
     private let configurations: ConfigurationCache
 
-    public init(limiter: DeliveryLimiter, environment: Environment, metrics: Metrics,
-                complain: @escaping @Sendable (String) -> Void) {
+    public init(
+        limiter: DeliveryLimiter, environment: Environment, metrics: Metrics,
+        complain: @escaping @Sendable (String) -> Void
+    ) {
         self.limiter = limiter
         self.environment = environment
         self.metrics = metrics
@@ -44,8 +46,9 @@ public final class DeliveryService: Sendable {
                 limiter.acquire()
                 metrics.deliveryStarted()
                 let started = Clock.seconds()
-                let request = DeliveryRequest(host: group.host, sender: input.sender,
-                                              recipients: group.recipientIndices.map { input.recipients[$0] })
+                let request = DeliveryRequest(
+                    host: group.host, sender: input.sender,
+                    recipients: group.recipientIndices.map { input.recipients[$0] })
                 let report: DeliveryReport
                 switch configuration {
                 case .success(let configuration):
@@ -56,8 +59,9 @@ public final class DeliveryService: Sendable {
                 let seconds = Clock.seconds() - started
                 limiter.release()
                 metrics.deliveryFinished(report, seconds: seconds)
-                return GroupResult(host: group.host, recipientIndices: group.recipientIndices,
-                                   report: report, seconds: seconds)
+                return GroupResult(
+                    host: group.host, recipientIndices: group.recipientIndices,
+                    report: report, seconds: seconds)
             }
         }
         return DeliveryThreads.runAll(jobs)

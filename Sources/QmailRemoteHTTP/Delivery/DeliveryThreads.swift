@@ -16,11 +16,14 @@ enum DeliveryThreads {
         for box in boxes {
             var thread = pthread_t()
             let context = Unmanaged.passRetained(box).toOpaque()
-            if pthread_create(&thread, nil, { raw in
-                let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! any RunnableBox
-                box.run()
-                return nil
-            }, context) == 0 {
+            if pthread_create(
+                &thread, nil,
+                { raw in
+                    let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! any RunnableBox
+                    box.run()
+                    return nil
+                }, context) == 0
+            {
                 threads.append(thread)
             } else {
                 Unmanaged<ResultBox<Result>>.fromOpaque(context).release()

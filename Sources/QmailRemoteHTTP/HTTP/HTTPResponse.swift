@@ -12,8 +12,11 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    public static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers,
-                     body: value.serializedBytes() + [10])
+    public static func json(
+        _ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []
+    ) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [("Content-Type", "application/json")] + headers,
+            body: value.serializedBytes() + [10])
     }
 }

@@ -66,9 +66,12 @@ public indirect enum JSONValue: Sendable, Equatable {
                 case 13: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
                 case 9: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
                 case 0..<0x20, 0x7f:
-                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                            hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)]])
-                case 0xE2 where index + 2 < bytes.count && bytes[index + 1] == 0x80
+                    out.append(contentsOf: [
+                        UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                        hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)],
+                    ])
+                case 0xE2
+                where index + 2 < bytes.count && bytes[index + 1] == 0x80
                     && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
                     out.append(contentsOf: Array("\\u202".utf8))
                     out.append(bytes[index + 2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))

@@ -24,8 +24,9 @@ public struct DeliveryInput: Sendable {
                 throw .badRequest("invalid_recipient", "recipient \(index + 1) \(problem.phrase)")
             }
             if host == nil && !HostName.isDeliverable(Self.domain(of: recipient), ipv6: true) {
-                throw .badRequest("invalid_recipient",
-                                  "recipient \(index + 1) has no domain to deliver to; give host")
+                throw .badRequest(
+                    "invalid_recipient",
+                    "recipient \(index + 1) has no domain to deliver to; give host")
             }
         }
         if let host {

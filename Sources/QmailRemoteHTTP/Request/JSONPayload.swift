@@ -29,10 +29,14 @@ public struct JSONPayload: Sendable {
 
         func string(_ name: String) throws(APIError) -> String? {
             guard let node = fields[name] else { return nil }
-            guard case .string(let text) = node else { throw .badRequest("invalid_field", "\(name) must be a string, not \(node.typeName)") }
+            guard case .string(let text) = node else {
+                throw .badRequest("invalid_field", "\(name) must be a string, not \(node.typeName)")
+            }
             return text
         }
-        guard let sender = try string("sender") else { throw .badRequest("missing_field", "sender is required (\"\" for a bounce)") }
+        guard let sender = try string("sender") else {
+            throw .badRequest("missing_field", "sender is required (\"\" for a bounce)")
+        }
         guard let list = fields["recipients"] else { throw .badRequest("missing_field", "recipients is required") }
         guard case .array(let items) = list else {
             throw .badRequest("invalid_field", "recipients must be an array of strings, not \(list.typeName)")
@@ -52,7 +56,8 @@ public struct JSONPayload: Sendable {
             message = Array(text.utf8)
         case (nil, let encoded?):
             guard let bytes = Base64.decode(encoded) else {
-                throw .badRequest("invalid_base64", "message_base64 is not valid base64 (RFC 4648, padded, no white space)")
+                throw .badRequest(
+                    "invalid_base64", "message_base64 is not valid base64 (RFC 4648, padded, no white space)")
             }
             message = bytes
         default:

@@ -13,7 +13,8 @@ public indirect enum JSONNode: Equatable, Sendable {
 
     public static func == (lhs: JSONNode, rhs: JSONNode) -> Bool {
         switch (lhs, rhs) {
-        case (.object(let a), .object(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let a), .object(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.array(let a), .array(let b)): return a == b
         case (.string(let a), .string(let b)), (.number(let a), .number(let b)): return a == b
         case (.bool(let a), .bool(let b)): return a == b
@@ -80,7 +81,8 @@ public struct JSONReader {
 
     private mutating func literal(_ word: String) throws(JSONSyntaxError) {
         let expected = Array(word.utf8)
-        guard bytes.count - position >= expected.count, Array(bytes[position..<(position + expected.count)]) == expected else {
+        guard bytes.count - position >= expected.count, Array(bytes[position..<(position + expected.count)]) == expected
+        else {
             throw error("unexpected character")
         }
         position += expected.count
@@ -140,7 +142,10 @@ public struct JSONReader {
         }
         if position < bytes.count && (bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E")) {
             position += 1
-            if position < bytes.count && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")) { position += 1 }
+            if position < bytes.count && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-"))
+            {
+                position += 1
+            }
             if digits() == 0 { throw error("bad number") }
         }
         return String(decoding: bytes[start..<position], as: UTF8.self)
@@ -155,7 +160,9 @@ public struct JSONReader {
             position += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+                guard let text = String(validating: out, as: UTF8.self) else {
+                    throw error("string is not valid UTF-8")
+                }
                 return text
             case UInt8(ascii: "\\"):
                 guard position < bytes.count else { throw error("unterminated string") }
@@ -183,7 +190,9 @@ public struct JSONReader {
     private mutating func unicodeEscape() throws(JSONSyntaxError) -> [UInt8] {
         var value = try hex4()
         if (0xD800...0xDBFF).contains(value) {
-            guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
+            guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"),
+                bytes[position + 1] == UInt8(ascii: "u")
+            else {
                 throw error("lone surrogate")
             }
             position += 2

@@ -3,8 +3,11 @@
 // most once, nothing else. Values arrive percent-decoded, as bytes.
 
 public enum RawQuery {
-    public static func envelope(_ pairs: [(key: String, value: [UInt8])]) throws(APIError)
-        -> (sender: [UInt8], recipients: [[UInt8]], host: [UInt8]?) {
+    public static func envelope(
+        _ pairs: [(key: String, value: [UInt8])]
+    ) throws(APIError)
+        -> (sender: [UInt8], recipients: [[UInt8]], host: [UInt8]?)
+    {
         var sender: [UInt8]?
         var recipients: [[UInt8]] = []
         var host: [UInt8]?

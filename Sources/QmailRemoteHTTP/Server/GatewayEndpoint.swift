@@ -14,8 +14,10 @@ public struct RequestHead: Sendable {
     public var header: @Sendable (String) -> String?
     public var query: [(key: String, value: [UInt8])]
 
-    public init(method: String, path: String, header: @escaping @Sendable (String) -> String?,
-                query: [(key: String, value: [UInt8])]) {
+    public init(
+        method: String, path: String, header: @escaping @Sendable (String) -> String?,
+        query: [(key: String, value: [UInt8])]
+    ) {
         self.method = method
         self.path = path
         self.header = header
@@ -66,8 +68,12 @@ public final class GatewayEndpoint: Sendable {
         case "/metrics":
             guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
             guard authorized(head) else { return refuse(.unauthorized) }
-            return (.answer(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                         body: Array(service.metrics.prometheusText().utf8))), summary)
+            return (
+                .answer(
+                    HTTPResponse(
+                        status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
+                        body: Array(service.metrics.prometheusText().utf8))), summary
+            )
         case "/v1/deliveries":
             guard head.method == "POST" else { return refuse(.methodNotAllowed("POST")) }
         default:
@@ -84,11 +90,13 @@ public final class GatewayEndpoint: Sendable {
         case "message/rfc822": limit = settings.maxMessageBytes
         default: return refuse(.unsupportedMediaType)
         }
-        if let length = head.header("Content-Length").flatMap({ Int($0.trimmingCharacters(in: " \t")) }), length > limit {
+        if let length = head.header("Content-Length").flatMap({ Int($0.trimmingCharacters(in: " \t")) }), length > limit
+        {
             return refuse(.tooLarge(limit))
         }
-        let body = RequestBody(limit: limit, spoolThreshold: mediaType == "application/json" ? Int.max : settings.spoolThresholdBytes,
-                               spoolDirectory: settings.spoolDirectory)
+        let body = RequestBody(
+            limit: limit, spoolThreshold: mediaType == "application/json" ? Int.max : settings.spoolThresholdBytes,
+            spoolDirectory: settings.spoolDirectory)
         if mediaType == "application/json" {
             if !head.query.isEmpty {
                 return refuse(.badRequest("invalid_query", "a JSON delivery takes no query parameters"))
@@ -97,8 +105,9 @@ public final class GatewayEndpoint: Sendable {
         }
         do throws(APIError) {
             let envelope = try RawQuery.envelope(head.query)
-            let input = try DeliveryInput(sender: envelope.sender, recipients: envelope.recipients,
-                                          host: envelope.host, maxRecipients: settings.maxRecipients)
+            let input = try DeliveryInput(
+                sender: envelope.sender, recipients: envelope.recipients,
+                host: envelope.host, maxRecipients: settings.maxRecipients)
             return (.readRaw(input, body), summary)
         } catch {
             return refuse(error)
@@ -117,16 +126,18 @@ public final class GatewayEndpoint: Sendable {
             case .readJSON(let body):
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 let payload = try JSONPayload.decode(body.bytes ?? [], maxMessageBytes: settings.maxMessageBytes)
-                input = try DeliveryInput(sender: Array(payload.sender.utf8),
-                                          recipients: payload.recipients.map { Array($0.utf8) },
-                                          host: payload.host.map { Array($0.utf8) },
-                                          maxRecipients: settings.maxRecipients)
+                input = try DeliveryInput(
+                    sender: Array(payload.sender.utf8),
+                    recipients: payload.recipients.map { Array($0.utf8) },
+                    host: payload.host.map { Array($0.utf8) },
+                    maxRecipients: settings.maxRecipients)
                 message = .memory(payload.message)
             case .readRaw(let raw, let body):
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 if body.failed {
-                    throw APIError(503, "spool_failed", "the message could not be stored; try again later",
-                                   headers: [("Retry-After", "30")])
+                    throw APIError(
+                        503, "spool_failed", "the message could not be stored; try again later",
+                        headers: [("Retry-After", "30")])
                 }
                 input = raw
                 message = body.message
@@ -156,7 +167,9 @@ public final class GatewayEndpoint: Sendable {
         for token in settings.tokens {
             let expected = Array(token.utf8)
             var difference = UInt8(expected.count == offered.count ? 0 : 1)
-            for index in 0..<expected.count { difference |= expected[index] ^ (index < offered.count ? offered[index] : 0) }
+            for index in 0..<expected.count {
+                difference |= expected[index] ^ (index < offered.count ? offered[index] : 0)
+            }
             match = match || difference == 0
         }
         return match

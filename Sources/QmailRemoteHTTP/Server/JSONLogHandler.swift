@@ -20,8 +20,10 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [(String, JSONValue)] = [("time", .string(Self.timestamp())), ("level", .string(event.level.rawValue)),
-                                             ("message", .string(event.message.description))]
+        var fields: [(String, JSONValue)] = [
+            ("time", .string(Self.timestamp())), ("level", .string(event.level.rawValue)),
+            ("message", .string(event.message.description)),
+        ]
         let merged = metadata.isEmpty ? (event.metadata ?? [:]) : metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() { fields.append((key, Self.json(merged[key]!))) }
         // One write(2) per line: lines from different threads do not

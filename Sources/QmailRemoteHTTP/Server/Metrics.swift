@@ -60,7 +60,8 @@ public final class Metrics: @unchecked Sendable {
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
-        family("qmail_remote_httpd_deliveries_total", "counter", "SMTP deliveries by the outcome of their message report.")
+        family(
+            "qmail_remote_httpd_deliveries_total", "counter", "SMTP deliveries by the outcome of their message report.")
         for (index, outcome) in Self.outcomes.enumerated() {
             out += "qmail_remote_httpd_deliveries_total{outcome=\"\(outcome.rawValue)\"} \(s.deliveries[index])\n"
         }

@@ -25,7 +25,9 @@ public final class MicroHTTPDServer: Sendable {
     public enum StartError: Error, CustomStringConvertible {
         case cannotListen(String)
         public var description: String {
-            switch self { case .cannotListen(let address): return "cannot listen on \(address)" }
+            switch self {
+            case .cannotListen(let address): return "cannot listen on \(address)"
+            }
         }
     }
 
@@ -35,14 +37,16 @@ public final class MicroHTTPDServer: Sendable {
         self.daemon = DaemonHandle()
         let settings = endpoint.settings
         // poll(2), not select(2): descriptors past 1024 must work too.
-        var flags = MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
+        var flags =
+            MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
             | MHD_USE_ITC.rawValue | MHD_USE_POLL.rawValue
         let context = Unmanaged.passUnretained(self).toOpaque()
         if settings.listen.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
         let started = SocketAddress.with(settings.listen.address, port: settings.listen.port) { address, _ in
-            cmhd_start(flags, accessHandler, requestCompleted, libraryMessage, context, address,
-                       UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds),
-                       UInt32(Self.listenBacklog), Self.threadStackSize)
+            cmhd_start(
+                flags, accessHandler, requestCompleted, libraryMessage, context, address,
+                UInt32(settings.maxConnections), UInt32(settings.idleTimeoutSeconds),
+                UInt32(Self.listenBacklog), Self.threadStackSize)
         }
         guard let started else { throw .cannotListen(settings.listen.description) }
         daemon.pointer = started
@@ -70,8 +74,9 @@ public final class MicroHTTPDServer: Sendable {
 
     fileprivate func begin(_ connection: OpaquePointer, url: String, method: String) -> RequestContext {
         inFlight.add(1, ordering: .sequentiallyConsistent)
-        let head = RequestHead(method: method, path: url, header: HeaderLookup(connection).value,
-                               query: Self.queryArguments(connection))
+        let head = RequestHead(
+            method: method, path: url, header: HeaderLookup(connection).value,
+            query: Self.queryArguments(connection))
         let (plan, summary) = endpoint.plan(head)
         return RequestContext(head: head, plan: plan, summary: summary)
     }
@@ -98,7 +103,9 @@ public final class MicroHTTPDServer: Sendable {
         logger.info("request", metadata: metadata)
     }
 
-    fileprivate func queue(_ response: HTTPResponse, on connection: OpaquePointer, for context: RequestContext) -> MHD_Result {
+    fileprivate func queue(
+        _ response: HTTPResponse, on connection: OpaquePointer, for context: RequestContext
+    ) -> MHD_Result {
         context.status = response.status
         endpoint.service.metrics.requestAnswered(status: response.status)
         var body = response.body
@@ -116,13 +123,15 @@ public final class MicroHTTPDServer: Sendable {
     private static func queryArguments(_ connection: OpaquePointer) -> [(key: String, value: [UInt8])] {
         let collector = QueryCollector()
         _ = withExtendedLifetime(collector) {
-            MHD_get_connection_values_n(connection, .GET_ARGUMENT_KIND, { cls, _, key, keySize, value, valueSize in
-                let collector = Unmanaged<QueryCollector>.fromOpaque(cls!).takeUnretainedValue()
-                let keyBytes = key.map { Array(UnsafeRawBufferPointer(start: $0, count: keySize)) } ?? []
-                let valueBytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: valueSize)) } ?? []
-                collector.pairs.append((String(decoding: keyBytes, as: UTF8.self), valueBytes))
-                return .YES
-            }, Unmanaged.passUnretained(collector).toOpaque())
+            MHD_get_connection_values_n(
+                connection, .GET_ARGUMENT_KIND,
+                { cls, _, key, keySize, value, valueSize in
+                    let collector = Unmanaged<QueryCollector>.fromOpaque(cls!).takeUnretainedValue()
+                    let keyBytes = key.map { Array(UnsafeRawBufferPointer(start: $0, count: keySize)) } ?? []
+                    let valueBytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: valueSize)) } ?? []
+                    collector.pairs.append((String(decoding: keyBytes, as: UTF8.self), valueBytes))
+                    return .YES
+                }, Unmanaged.passUnretained(collector).toOpaque())
         }
         return collector.pairs
     }
@@ -190,16 +199,19 @@ private final class RequestContext {
 // Global functions, not closures in main.swift: libmicrohttpd calls them on
 // its own threads, which must not be main-actor code.
 
-private func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
-                           _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
-                           _ version: UnsafePointer<CChar>?, _ uploadData: UnsafePointer<CChar>?,
-                           _ uploadDataSize: UnsafeMutablePointer<Int>?,
-                           _ contextSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> MHD_Result {
+private func accessHandler(
+    _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
+    _ version: UnsafePointer<CChar>?, _ uploadData: UnsafePointer<CChar>?,
+    _ uploadDataSize: UnsafeMutablePointer<Int>?,
+    _ contextSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> MHD_Result {
     guard let cls, let connection, let contextSlot, let uploadDataSize else { return .NO }
     let server = Unmanaged<MicroHTTPDServer>.fromOpaque(cls).takeUnretainedValue()
     guard let raw = contextSlot.pointee else {
-        let context = server.begin(connection, url: url.map { String(cString: $0) } ?? "",
-                                   method: method.map { String(cString: $0) } ?? "")
+        let context = server.begin(
+            connection, url: url.map { String(cString: $0) } ?? "",
+            method: method.map { String(cString: $0) } ?? "")
         contextSlot.pointee = Unmanaged.passRetained(context).toOpaque()
         if case .answer(let response) = context.plan, response.status >= 400 {
             // An early refusal: answered before any body is read (a client
@@ -230,9 +242,11 @@ private func libraryMessage(_ cls: UnsafeMutableRawPointer?, _ message: UnsafePo
     server.logger.warning("libmicrohttpd", metadata: ["problem": "\(text)"])
 }
 
-private func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
-                              _ contextSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
-                              _ termination: MHD_RequestTerminationCode) {
+private func requestCompleted(
+    _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ contextSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ termination: MHD_RequestTerminationCode
+) {
     guard let cls, let contextSlot, let raw = contextSlot.pointee else { return }
     let server = Unmanaged<MicroHTTPDServer>.fromOpaque(cls).takeUnretainedValue()
     let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
