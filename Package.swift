@@ -1,8 +1,9 @@
 // swift-tools-version: 6.0
-// The qmail-remote package: the delivery core (QmailRemote), the drop-in
-// qmail-remote command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd)
-// and the C bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD:
-// libmicrohttpd).
+// The qmail-remote package: the delivery core (QmailRemote), what the core and
+// the gateway share that is not delivery (QmailSupport: IP addresses, control
+// files, base64, locks, writing to descriptors), the drop-in qmail-remote
+// command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd) and the C
+// bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd).
 import PackageDescription
 
 let package = Package(
@@ -27,37 +28,42 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        .target(name: "QmailSupport"),
         .target(
             name: "QmailRemote",
-            dependencies: ["CResolv", "CTLS"]
+            dependencies: ["QmailSupport", "CResolv", "CTLS"]
         ),
         .executableTarget(
             name: "qmail-remote",
-            dependencies: ["QmailRemote"],
+            dependencies: ["QmailRemote", "QmailSupport"],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "CMicroHTTPD",
+                "QmailRemote", "QmailSupport", "CMicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "qmail-remote-httpd",
             dependencies: [
-                "QmailRemoteHTTP",
+                "QmailRemoteHTTP", "QmailRemote", "QmailSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
+            name: "QmailSupportTests",
+            dependencies: ["QmailSupport"]
+        ),
+        .testTarget(
             name: "QmailRemoteTests",
-            dependencies: ["QmailRemote"]
+            dependencies: ["QmailRemote", "QmailSupport"]
         ),
         .testTarget(
             name: "QmailRemoteHTTPTests",
-            dependencies: ["QmailRemoteHTTP"]
+            dependencies: ["QmailRemoteHTTP", "QmailRemote", "QmailSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

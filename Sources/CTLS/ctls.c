@@ -37,6 +37,8 @@
     X(ssl, int, SSL_connect, (SSL *)) \
     X(ssl, int, SSL_read, (SSL *, void *, int)) \
     X(ssl, int, SSL_write, (SSL *, const void *, int)) \
+    X(ssl, int, SSL_pending, (const SSL *)) \
+    X(ssl, int, SSL_shutdown, (SSL *)) \
     X(ssl, int, SSL_get_error, (const SSL *, int)) \
     X(ssl, const char *, SSL_get_version, (const SSL *)) \
     X(ssl, const SSL_CIPHER *, SSL_get_current_cipher, (const SSL *)) \
@@ -148,6 +150,15 @@ int ctls_write(ctls_connection *connection, const void *buffer, int size) {
     errno = 0;
     int result = p_SSL_write(connection->ssl, buffer, size);
     return result > 0 ? result : outcome(connection->ssl, result);
+}
+
+int ctls_pending(ctls_connection *connection) { return p_SSL_pending(connection->ssl); }
+
+void ctls_shutdown(ctls_connection *connection) {
+    /* One close_notify out; the peer's is not waited for (RFC 8446 6.1). */
+    errno = 0;
+    (void)p_SSL_shutdown(connection->ssl);
+    p_ERR_clear_error();
 }
 
 void ctls_connection_free(ctls_connection *connection) {

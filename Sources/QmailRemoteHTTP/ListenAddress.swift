@@ -1,7 +1,7 @@
 // --listen HOST:PORT: an IPv4 address, "localhost", or [IPv6], and a port.
 // Knows whether it is loopback only (the one case allowed without tokens).
 
-import QmailRemote
+import QmailSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -6,6 +6,7 @@ import ArgumentParser
 import Logging
 import QmailRemote
 import QmailRemoteHTTP
+import QmailSupport
 #if canImport(Glibc)
 import Glibc
 #endif

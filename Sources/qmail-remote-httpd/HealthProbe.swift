@@ -2,8 +2,8 @@
 // exits 0 on a 200, 1 otherwise. For container health checks, so the runtime
 // image needs no HTTP client. A wildcard address is probed on loopback.
 
-import QmailRemote
 import QmailRemoteHTTP
+import QmailSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,8 @@
 // reports only; the one diagnostic line for a broken installation goes to stderr.
 
 import QmailRemote
+import QmailSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +19,7 @@ enum QmailRemoteCommand {
         do {
             configuration = try Configuration.load(environment: environment)
         } catch {
-            writeAll(Array("qmail-remote: \(error.diagnostic)\n".utf8), to: 2)
+            try? Descriptor.writeAll(Array("qmail-remote: \(error.diagnostic)\n".utf8), to: 2)
             finish(DeliveryReport(failure: error.failure.report))
         }
         guard chdir(environment.qmailHome) == 0 else {
@@ -29,17 +31,7 @@ enum QmailRemoteCommand {
     }
 
     private static func finish(_ report: DeliveryReport) -> Never {
-        writeAll(report.qmailBytes, to: 1)
+        try? Descriptor.writeAll(report.qmailBytes, to: 1)
         exit(0)
-    }
-
-    private static func writeAll(_ bytes: [UInt8], to fd: Int32) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return }
-            offset += written
-        }
     }
 }

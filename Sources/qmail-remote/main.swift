@@ -1,5 +1,5 @@
 // qmail-remote host sender recip [recip ...]: the entry point. All the work
-// is in Command.swift; this file only hands it argv.
+// is in QmailRemoteCommand.swift; this file only hands it argv as bytes.
 
 #if canImport(Glibc)
 import Glibc

@@ -28,3 +28,35 @@ import Testing
         #expect(MailboxText.problem(in: Array("john <doe>@x".utf8)) == nil)
     }
 }
+
+@Suite struct MailboxLengthTests {
+    /// An address of `length` bytes as sent, local part quoted or not.
+    func address(sentLength length: Int, quoted: Bool) -> [UInt8] {
+        let domain = Array("@x.test".utf8)
+        if !quoted { return Array(repeating: UInt8(ascii: "a"), count: length - domain.count) + domain }
+        // "a b a b ..." is quoted: two quotes more when sent.
+        return (0..<(length - domain.count - 2)).map { $0 % 2 == 0 ? UInt8(ascii: "a") : 32 } + domain
+    }
+
+    @Test func theLongestAddressStillFitsAMAILLineWithEveryParameter() {
+        let longest = address(sentLength: MailboxText.longestRendering, quoted: false)
+        #expect(MailboxText.problem(in: longest) == nil)
+        let line = Command.mailFrom(
+            longest, parameters: ["SIZE=9223372036854775807", "BODY=8BITMIME", "SMTPUTF8"], utf8: false)
+        #expect(line.count == 512)
+    }
+
+    @Test(arguments: [false, true])
+    func oneMoreOctetIsTooLong(quoted: Bool) {
+        #expect(MailboxText.problem(in: address(sentLength: MailboxText.longestRendering, quoted: quoted)) == nil)
+        #expect(
+            MailboxText.problem(in: address(sentLength: MailboxText.longestRendering + 1, quoted: quoted)) == .tooLong)
+    }
+
+    @Test func otherProblemsComeFirst() {
+        #expect(MailboxText.problem(in: Array(repeating: 10, count: 600)) == .controlCharacter)
+        #expect(
+            MailboxText.problem(in: Array(String(repeating: "a", count: 600).utf8) + Array("@x y".utf8))
+                == .unquotableCharacter)
+    }
+}

@@ -1,8 +1,9 @@
-// tlspolicy and route logins, parsed without files: levels, CA paths, the
-// qmail TLS patch's directories, precedence, and credentials kept out of
-// any description.
+// tlspolicy parsed without files: levels, CA paths, the qmail TLS patch's
+// directories and precedence; and the TLS plan made from it per server.
 
+import QmailSupport
 import Testing
+
 @testable import QmailRemote
 
 @Suite struct TLSPolicyTests {
@@ -44,28 +45,32 @@ import Testing
         }
     }
 
-    @Test func routeLogins() throws {
-        let routes = try SMTPRoutes(
-            lines: [
-                "a.test:relay.test:587 user pass", "b.test:relay.test|user|pa ss|insecure",
-                "c.test:[::1]:2525 u p",
-            ].map { Array($0.utf8) })
-        let a = try #require(routes.route(for: Array("a.test".utf8)))
-        #expect(a.port == 587 && a.credentials == Credentials(user: Array("user".utf8), password: Array("pass".utf8)))
-        let b = try #require(routes.route(for: Array("b.test".utf8)))
-        #expect(b.credentials?.password == Array("pa ss".utf8) && b.credentials?.allowWithoutTLS == true)
-        #expect(routes.route(for: Array("c.test".utf8))?.port == 2525)
-        #expect("\(a)".contains("redacted") && !"\(a)".contains("pass"))
-        for bad in ["a.test:relay user", "a.test:relay user pass extra", "a.test: user pass", "a.test:relay||pass"] {
-            #expect(throws: ControlError.self, "\(bad)") { try SMTPRoutes(lines: [Array(bad.utf8)]) }
-        }
+    @Test func planPerServer() throws {
+        var configuration = Configuration(helohost: Array("me.test".utf8))
+        configuration.tlsPolicy = try policy(["x.test:verify:ca.pem"])
+        configuration.clientCertificate = "/c/clientcert.pem"
+        let server = Destination(address: IPAddress(192, 0, 2, 1), preference: 0, name: Array("mx.x.test".utf8))
+        let plan = try TLSPlan.plan(for: server, host: Array("x.test".utf8), port: 25, configuration: configuration)
+            .get()
+        #expect(
+            plan
+                == TLSPlan(
+                    level: .verify, caFile: "/c/ca.pem", serverName: Array("mx.x.test".utf8), implicit: false,
+                    clientCertificate: "/c/clientcert.pem"))
+        let smtps = try TLSPlan.plan(for: server, host: Array("y.test".utf8), port: 465, configuration: configuration)
+            .get()
+        #expect(smtps.implicit && smtps.level == .may)
     }
 
-    @Test func base64RoundTrip() {
-        for text in ["", "f", "fo", "foo", "foob", "fooba", "foobar", "\u{0}user\u{0}pass"] {
-            let bytes = Array(text.utf8)
-            #expect(Base64.decode(bytes: Base64.encode(bytes)) == bytes)
-        }
-        #expect(String(decoding: Base64.encode(Array("foobar".utf8)), as: UTF8.self) == "Zm9vYmFy")
+    @Test func classicModeNeverPlansTLSAndRefusesWhenRequired() throws {
+        var configuration = Configuration(helohost: Array("me.test".utf8), esmtp: false)
+        configuration.tlsPolicy = try policy(["x.test:encrypt"])
+        let server = Destination(address: IPAddress(192, 0, 2, 1), preference: 0, name: [])
+        #expect(
+            TLSPlan.plan(for: server, host: Array("x.test".utf8), port: 25, configuration: configuration)
+                == .failure(.tlsNeedsESMTP))
+        let other = try TLSPlan.plan(for: server, host: Array("y.test".utf8), port: 465, configuration: configuration)
+            .get()
+        #expect(other.level == .none && !other.implicit)
     }
 }

@@ -36,7 +36,8 @@ def test_esmtp_is_the_default(home, smtp):
     server = smtp(GREETING, ehlo("8BITMIME"), OK, OK, GO_AHEAD, OK)
     out, wire = deliver(home, server)
     assert out == ACCEPTED
-    assert wire.startswith(b"EHLO helo.test\r\nMAIL FROM:<a@b.test>\r\n")
+    # A piped message is not known to be 7-bit: declared 8BITMIME (RFC 6152).
+    assert wire.startswith(b"EHLO helo.test\r\nMAIL FROM:<a@b.test> BODY=8BITMIME\r\n")
 
 
 def test_ehlo_without_extensions_is_lock_step(esmtp_home, smtp):
@@ -179,6 +180,21 @@ def test_8bitmime_only_when_the_message_has_8bit_bytes(esmtp_home, smtp, tmp_pat
         assert esmtp_home.run_file("x.test", "a@b.test", "u@x.test", path=path) == ACCEPTED
         server.wait()
         assert expected in server.received
+
+
+@pytest.mark.parametrize("message", [b"Subject: 7bit\n\nplain\n", b"Subject: 8bit\n\ncaf\xc3\xa9\n"])
+def test_a_piped_message_is_declared_8bitmime_and_has_no_size(esmtp_home, smtp, message):
+    server = smtp(GREETING, ehlo("PIPELINING", "SIZE 1000", "8BITMIME"), OK, OK, GO_AHEAD, OK)
+    out, wire = deliver(esmtp_home, server, message=message)
+    assert out == ACCEPTED
+    assert b"MAIL FROM:<a@b.test> BODY=8BITMIME\r\nRCPT TO:<u@x.test>\r\n" in wire
+
+
+def test_no_8bitmime_offered_means_no_body_parameter(esmtp_home, smtp):
+    server = smtp(GREETING, ehlo("PIPELINING"), OK, OK, GO_AHEAD, OK)
+    out, wire = deliver(esmtp_home, server, message=b"Subject: 8bit\n\ncaf\xc3\xa9\n")
+    assert out == ACCEPTED
+    assert b"MAIL FROM:<a@b.test>\r\n" in wire
 
 
 def test_size_and_8bitmime_together_as_smtp_sink_offers_them(esmtp_home, smtp, tmp_path):

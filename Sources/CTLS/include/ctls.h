@@ -26,6 +26,10 @@ ctls_connection *ctls_connection_new(ctls_context *context, int fd, const char *
 int ctls_handshake(ctls_connection *connection);
 int ctls_read(ctls_connection *connection, void *buffer, int size);
 int ctls_write(ctls_connection *connection, const void *buffer, int size);
+/* Bytes already decrypted and not read yet. */
+int ctls_pending(ctls_connection *connection);
+/* Sends close_notify (a clean end of TLS), without waiting for the peer's. */
+void ctls_shutdown(ctls_connection *connection);
 void ctls_connection_free(ctls_connection *connection);
 
 const char *ctls_version(ctls_connection *connection);

@@ -1,43 +1,46 @@
 // Everything a delivery needs from the installation: the control files of
 // $CONTROLDIR (default $QMAILHOME/control), the tcpto tables under
 // $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
-// at most once a second (the gateway).
+// at most once a second (the gateway). Callers load it and hand it to
+// RemoteDelivery; what is inside is the core's business.
+
+import QmailSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// control/addresspreference: the order of each mail host's addresses.
-public enum AddressPreference: String, Sendable, Equatable {
+enum AddressPreference: String, Sendable, Equatable {
     case ipv4, ipv6, any
 }
 
 public struct Configuration: Sendable {
-    public var helohost: [UInt8]
+    var helohost: [UInt8]
     /// control/esmtp: EHLO, extensions and IPv6 (the default); off is the
     /// classic conversation, HELO over IPv4 only.
-    public var esmtp: Bool
+    var esmtp: Bool
     /// control/outgoingip, control/outgoingip6: where connections come from.
-    public var outgoingIPv4: IPAddress?
-    public var outgoingIPv6: IPAddress?
-    public var addressPreference: AddressPreference
+    var outgoingIPv4: IPAddress?
+    var outgoingIPv6: IPAddress?
+    var addressPreference: AddressPreference
     /// control/tlspolicy with the qmail TLS patch's tlshosts/ and notlshosts/.
-    public var tlsPolicy: TLSPolicy
+    var tlsPolicy: TLSPolicy
     /// control/clientcert.pem: certificate and key shown when a server asks.
-    public var clientCertificate: String?
+    var clientCertificate: String?
     /// control/tlsclientciphers: OpenSSL's cipher list for TLS 1.2 and older.
-    public var tlsCiphers: String?
-    public var routes: SMTPRoutes
+    var tlsCiphers: String?
+    var routes: SMTPRoutes
     /// Seconds to wait for a connection (control/timeoutconnect).
-    public var timeoutConnect: Int
+    var timeoutConnect: Int
     /// Seconds to wait for each read and write (control/timeoutremote).
-    public var timeoutRemote: Int
+    var timeoutRemote: Int
     /// The connect-timeout table, when there is one.
-    public var connectTimeouts: ConnectTimeoutTable?
+    var connectTimeouts: ConnectTimeoutTable?
     /// The name servers to ask; nil for the system's.
-    public var dnsServers: [DNSServer]?
+    var dnsServers: [DNSServer]?
 
-    public init(
+    init(
         helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
         timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
         dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
@@ -99,7 +102,7 @@ public struct Configuration: Sendable {
             guard let helohost = try ControlFile.firstLine(at: control + "/helohost") ?? me else {
                 throw ControlError(file: control + "/helohost", reason: "neither helohost nor me exists")
             }
-            if helohost.contains(where: { $0 < 32 || $0 == 127 }) {
+            if ASCII.containsControl(helohost) {
                 throw ControlError(file: control + "/helohost", reason: "contains a control character")
             }
             var routes = SMTPRoutes()
@@ -147,7 +150,7 @@ public struct Configuration: Sendable {
         guard let line = try ControlFile.firstLine(at: path), !line.isEmpty else { return .any }
         guard
             let preference = AddressPreference(
-                rawValue: String(decoding: HostNameBytes.lowercased(line), as: UTF8.self))
+                rawValue: String(decoding: ASCII.lowercased(line), as: UTF8.self))
         else {
             throw ControlError(file: path, reason: "not ipv4, ipv6 or any")
         }

@@ -3,8 +3,10 @@
 // allowed, not all-numeric at the end), a dotted IPv4 address, [IPv4], and in
 // ESMTP mode an IPv6 literal ([IPv6:...] or bare).
 
+import QmailSupport
+
 public enum HostName {
-    public static func isDomainName(_ text: [UInt8]) -> Bool {
+    static func isDomainName(_ text: [UInt8]) -> Bool {
         var name = text[...]
         if name.last == UInt8(ascii: ".") { name = name.dropLast() }
         guard !name.isEmpty, name.count <= 253 else { return false }
@@ -29,6 +31,4 @@ public enum HostName {
     public static func isDeliverable(_ text: [UInt8], ipv6: Bool = false) -> Bool {
         IPAddress(literal: text, ipv6: ipv6) != nil || isDomainName(text)
     }
-
-    static func lowercased(_ text: [UInt8]) -> [UInt8] { HostNameBytes.lowercased(text) }
 }

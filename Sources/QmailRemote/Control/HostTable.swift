@@ -3,21 +3,23 @@
 // empty key (the default), all case-insensitive. Shared by smtproutes and
 // tlspolicy.
 
-public struct HostTable<Value: Sendable & Equatable>: Sendable, Equatable {
+import QmailSupport
+
+struct HostTable<Value: Sendable & Equatable>: Sendable, Equatable {
     private var values: [[UInt8]: Value] = [:]
 
-    public init() {}
+    init() {}
 
-    public var isEmpty: Bool { values.isEmpty }
+    var isEmpty: Bool { values.isEmpty }
 
     /// A later value for the same key wins, as in qmail.
-    public mutating func set(_ key: [UInt8], _ value: Value) {
-        values[HostName.lowercased(key)] = value
+    mutating func set(_ key: [UInt8], _ value: Value) {
+        values[ASCII.lowercased(key)] = value
     }
 
-    public func lookup(_ host: [UInt8]) -> Value? {
+    func lookup(_ host: [UInt8]) -> Value? {
         if values.isEmpty { return nil }
-        let host = HostName.lowercased(host)
+        let host = ASCII.lowercased(host)
         if let exact = values[host] { return exact }
         for (index, byte) in host.enumerated() where byte == UInt8(ascii: ".") {
             if let value = values[Array(host[index...])] { return value }

@@ -6,24 +6,26 @@
 // "use MX" and still wins over the default route. An IPv6 relay is written in
 // brackets, so the port after it is unambiguous: "x.test:[2001:db8::25]:2525".
 
-/// A login for a route (SMTP AUTH). Never printed: its description hides it.
-public struct Credentials: Sendable, Equatable, CustomStringConvertible {
-    public let user: [UInt8]
-    public let password: [UInt8]
-    /// The route says "insecure": the login may go without TLS.
-    public let allowWithoutTLS: Bool
+import QmailSupport
 
-    public init(user: [UInt8], password: [UInt8], allowWithoutTLS: Bool = false) {
+/// A login for a route (SMTP AUTH). Never printed: its description hides it.
+struct Credentials: Sendable, Hashable, CustomStringConvertible {
+    let user: [UInt8]
+    let password: [UInt8]
+    /// The route says "insecure": the login may go without TLS.
+    let allowWithoutTLS: Bool
+
+    init(user: [UInt8], password: [UInt8], allowWithoutTLS: Bool = false) {
         self.user = user
         self.password = password
         self.allowWithoutTLS = allowWithoutTLS
     }
 
-    public var description: String { "Credentials(redacted)" }
+    var description: String { "Credentials(redacted)" }
 }
 
-public struct Route: Sendable, Equatable {
-    public enum Target: Sendable, Equatable {
+struct Route: Sendable, Equatable {
+    enum Target: Sendable, Equatable {
         /// Look up MX records as if there were no route.
         case mailExchangers
         /// An IP address, used as it is.
@@ -32,27 +34,27 @@ public struct Route: Sendable, Equatable {
         case name([UInt8])
     }
 
-    public let target: Target
-    public let port: UInt16
-    public var credentials: Credentials?
+    let target: Target
+    let port: UInt16
+    var credentials: Credentials?
 
-    public init(target: Target, port: UInt16, credentials: Credentials? = nil) {
+    init(target: Target, port: UInt16, credentials: Credentials? = nil) {
         self.target = target
         self.port = port
         self.credentials = credentials
     }
 }
 
-public struct SMTPRoutes: Sendable, Equatable {
+struct SMTPRoutes: Sendable, Equatable {
     private var routes = HostTable<Route>()
 
-    public init() {}
+    init() {}
 
     /// Parses the file's lines. Blank lines and '#' lines are skipped; a line
     /// without a colon, with a relay that is neither a name nor an IP, or with
     /// a port above 65535 is an error: a broken route must not send mail
     /// somewhere else, so the mail waits until it is fixed.
-    public init(lines: [[UInt8]], file: String = "smtproutes") throws(ControlError) {
+    init(lines: [[UInt8]], file: String = "smtproutes") throws(ControlError) {
         for (number, line) in lines.enumerated() {
             if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
             func bad(_ why: String) -> ControlError { ControlError(file: file, reason: "line \(number + 1): \(why)") }
@@ -114,5 +116,5 @@ public struct SMTPRoutes: Sendable, Equatable {
     }
 
     /// The route for `host`, if any key matches.
-    public func route(for host: [UInt8]) -> Route? { routes.lookup(host) }
+    func route(for host: [UInt8]) -> Route? { routes.lookup(host) }
 }

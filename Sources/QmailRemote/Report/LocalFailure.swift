@@ -2,6 +2,8 @@
 // to texts that quote the server), each with its letter and (#x.y.z) code.
 // Classic texts are qmail-remote's to the byte; ours are marked "ours".
 
+import QmailSupport
+
 public enum LocalFailure: Error, Sendable, Equatable {
     case invokedImproperly
     case unreadableControlFiles
@@ -15,6 +17,8 @@ public enum LocalFailure: Error, Sendable, Equatable {
     case listedAsBestMX
     case partialFinalLine
     case noConnection
+    /// No recipient was accepted (no remote text: the replies were the recipients').
+    case givingUp(IPAddress)
     case connectionDied(IPAddress, possibleDuplicate: Bool)
     /// Ours: the server's reply went past ReplyReader.replyByteLimit.
     case replyTooLong(IPAddress, possibleDuplicate: Bool)
@@ -42,6 +46,9 @@ public enum LocalFailure: Error, Sendable, Equatable {
     case authNeedsTLS(IPAddress)
     /// Ours: credentials on the route, and the server offers no mechanism we have.
     case authNotOffered(IPAddress)
+    /// Ours: the caller's `proceed` said no before the final dot (a gateway
+    /// draining, a queue that could not record the dot): not delivered.
+    case stoppedBeforeFinalDot
 
     public var report: Report {
         switch self {
@@ -70,6 +77,7 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(.messageFailed, "SMTP cannot transfer messages with partial final lines. (#5.6.2)\n")
         case .noConnection:
             return Report(.messageDeferred, "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n")
+        case .givingUp(let ip): return Report(.messageFailed, "Giving up on \(ip).\n")
         case .connectionDied(let ip, let duplicate):
             return Report(
                 .messageDeferred,
@@ -114,6 +122,10 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(
                 .messageDeferred,
                 "Connected to \(ip) but it offers no login mechanism I have (PLAIN, LOGIN, CRAM-MD5). (#4.7.0)\n")
+        case .stoppedBeforeFinalDot:
+            return Report(
+                .messageDeferred,
+                "Delivery was stopped before the end of the message was sent; it was not delivered. (#4.3.0)\n")
         }
     }
 

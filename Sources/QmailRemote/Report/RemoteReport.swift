@@ -1,51 +1,49 @@
 // Reports that quote the server: "<ip> does not like recipient.", "accepted
 // message." and friends, each followed by "Remote host said: " and the reply
-// text with NUL bytes shown as '?'.
+// text with NUL bytes shown as '?'. The letter comes from the reply's verdict
+// (ReplyCode decides it); reports made up without a reply are LocalFailure's.
 
-public enum RemoteReport {
-    public static func recipient(_ letter: ReportLetter, ip: IPAddress, reply: Reply) -> Report {
-        Report(letter, Array("\(ip) does not like recipient.\n".utf8) + said(reply))
+import QmailSupport
+
+enum RemoteReport {
+    static func recipient(_ verdict: ReplyVerdict, ip: IPAddress, reply: Reply) -> Report {
+        if verdict == .accepted { return Report(.recipientAccepted, []) }
+        return Report(verdict.recipientLetter, Array("\(ip) does not like recipient.\n".utf8) + said(reply))
     }
 
-    public static func greetingFailed(ip: IPAddress, reply: Reply) -> Report {
+    static func greetingFailed(ip: IPAddress, reply: Reply) -> Report {
         Report(.messageDeferred, Array("Connected to \(ip) but greeting failed.\n".utf8) + said(reply))
     }
 
-    public static func nameRejected(ip: IPAddress, reply: Reply) -> Report {
+    static func nameRejected(ip: IPAddress, reply: Reply) -> Report {
         Report(.messageDeferred, Array("Connected to \(ip) but my name was rejected.\n".utf8) + said(reply))
     }
 
-    public static func senderRejected(_ letter: ReportLetter, ip: IPAddress, reply: Reply) -> Report {
-        Report(letter, Array("Connected to \(ip) but sender was rejected.\n".utf8) + said(reply))
+    static func senderRejected(_ verdict: ReplyVerdict, ip: IPAddress, reply: Reply) -> Report {
+        Report(verdict.messageLetter, Array("Connected to \(ip) but sender was rejected.\n".utf8) + said(reply))
     }
 
-    public static func givingUp(ip: IPAddress) -> Report {
-        Report(.messageFailed, "Giving up on \(ip).\n")
+    static func dataFailed(_ verdict: ReplyVerdict, ip: IPAddress, reply: Reply) -> Report {
+        Report(verdict.messageLetter, Array("\(ip) failed on DATA command.\n".utf8) + said(reply))
     }
 
-    public static func dataFailed(_ letter: ReportLetter, ip: IPAddress, reply: Reply) -> Report {
-        Report(letter, Array("\(ip) failed on DATA command.\n".utf8) + said(reply))
+    /// The reply to the final dot: accepted, or refused for good or for now.
+    static func afterMessage(_ verdict: ReplyVerdict, ip: IPAddress, reply: Reply) -> Report {
+        let text = verdict == .accepted ? "\(ip) accepted message.\n" : "\(ip) failed after I sent the message.\n"
+        return Report(verdict.messageLetter, Array(text.utf8) + said(reply))
     }
 
-    public static func messageFailed(_ letter: ReportLetter, ip: IPAddress, reply: Reply) -> Report {
-        Report(letter, Array("\(ip) failed after I sent the message.\n".utf8) + said(reply))
-    }
-
-    public static func startTLSRefused(ip: IPAddress, reply: Reply) -> Report {
+    static func startTLSRefused(ip: IPAddress, reply: Reply) -> Report {
         Report(
             .messageDeferred,
             Array("Connected to \(ip) but STARTTLS was refused, and TLS is required.\n".utf8) + said(reply))
     }
 
     /// A refused login names the mechanism; never the credentials.
-    public static func loginRefused(ip: IPAddress, mechanism: String, reply: Reply) -> Report {
+    static func loginRefused(ip: IPAddress, mechanism: String, reply: Reply) -> Report {
         Report(
             .messageDeferred, Array("Connected to \(ip) but the login (\(mechanism)) was refused.\n".utf8) + said(reply)
         )
-    }
-
-    public static func accepted(ip: IPAddress, reply: Reply) -> Report {
-        Report(.messageAccepted, Array("\(ip) accepted message.\n".utf8) + said(reply))
     }
 
     /// "Remote host said: " and the reply, NULs as '?'; nothing for no text.

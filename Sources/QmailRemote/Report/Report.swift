@@ -1,6 +1,8 @@
 // The outcome of a delivery as qmail-remote reports it: recipient reports in
 // argument order, then exactly one message report. Outcomes are data; the
-// qmail byte form (letter, text, NUL) is `qmailBytes`.
+// qmail byte form (letter, text, NUL) is `qmailBytes`. What the gateway and a
+// queue also want to know (TLS, reuse, a possible duplicate) rides along
+// outside those bytes.
 
 public enum ReportLetter: UInt8, Sendable, Equatable {
     case recipientAccepted = 0x72  // r
@@ -34,6 +36,11 @@ public struct DeliveryReport: Sendable, Equatable {
     public let messageReport: Report
     /// The TLS the conversation ended under, if any (not part of the qmail bytes).
     public var tls: TLSSummary?
+    /// The final dot was written and no reply to it was read: the message may have been
+    /// delivered, and a retry may duplicate it ("Possible duplicate!").
+    public var possibleDuplicate = false
+    /// The conversation ran on a connection reused from the cache.
+    public var reused = false
 
     public init(recipientReports: [Report], messageReport: Report) {
         precondition(

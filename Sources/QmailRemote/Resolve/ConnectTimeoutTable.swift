@@ -3,15 +3,19 @@
 // bytes: IPv4 address, time-out count at 4, last time little-endian at 8..11),
 // and for IPv6 its sibling tcpto6 (64 records of 32 bytes: address, count at
 // 16, time at 24..27). Every access holds an exclusive flock; a change
-// rewrites one record in place. A missing table is no table.
+// rewrites one record in place. A missing IPv4 table is no table, as in
+// qmail; tcpto6, ours, is made (all records free) by the first IPv6 time-out
+// where the directory allows it.
+
+import QmailSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-public struct ConnectTimeoutTable: Sendable {
+struct ConnectTimeoutTable: Sendable {
     /// The IPv4 table; the IPv6 one is the same path with "6" appended.
-    public let path: String
+    let path: String
 
     /// A second time-out within this many seconds of the last counts nothing.
     static let minimumGap: UInt32 = 120
@@ -28,10 +32,10 @@ public struct ConnectTimeoutTable: Sendable {
         static let v6 = Layout(recordSize: 32, addressSize: 16, countOffset: 16, timeOffset: 24)
     }
 
-    public init(path: String) { self.path = path }
+    init(path: String) { self.path = path }
 
     /// What the table says of one address.
-    public enum Verdict: Sendable, Equatable {
+    enum Verdict: Sendable, Equatable {
         /// Not in the table (or no table): try it, nothing to clear after.
         case unknown
         /// In the table with time-outs, but not skipped: clear it on success.
@@ -41,7 +45,7 @@ public struct ConnectTimeoutTable: Sendable {
         case skip
     }
 
-    public func verdict(for address: IPAddress, now: UInt32? = nil, pid: Int32? = nil) -> Verdict {
+    func verdict(for address: IPAddress, now: UInt32? = nil, pid: Int32? = nil) -> Verdict {
         withLockedTable(for: address) { table, layout, _ -> Verdict in
             guard let record = Self.find(address, in: table, layout) else { return .unknown }
             let count = table[record + layout.countOffset]
@@ -54,7 +58,7 @@ public struct ConnectTimeoutTable: Sendable {
     }
 
     /// A connect to `address` succeeded: forget its time-outs.
-    public func recordSuccess(_ address: IPAddress) {
+    func recordSuccess(_ address: IPAddress) {
         _ = withLockedTable(for: address) { table, layout, fd in
             guard let record = Self.find(address, in: table, layout), table[record + layout.countOffset] != 0 else {
                 return
@@ -65,8 +69,8 @@ public struct ConnectTimeoutTable: Sendable {
     }
 
     /// A connect to `address` timed out.
-    public func recordTimeout(_ address: IPAddress, now: UInt32 = Self.now()) {
-        _ = withLockedTable(for: address) { table, layout, fd in
+    func recordTimeout(_ address: IPAddress, now: UInt32 = Self.now()) {
+        _ = withLockedTable(for: address, creating: address.family == .v6) { table, layout, fd in
             let starts = stride(from: 0, to: table.count, by: layout.recordSize)
             let record: Int
             if let existing = Self.find(address, in: table, layout) {
@@ -94,18 +98,25 @@ public struct ConnectTimeoutTable: Sendable {
         }
     }
 
-    public static func now() -> UInt32 { UInt32(truncatingIfNeeded: Glibc.time(nil)) }
+    static func now() -> UInt32 { UInt32(truncatingIfNeeded: Glibc.time(nil)) }
 
     /// Runs `body` on the table's whole records under an exclusive lock. A
-    /// missing, unreadable or empty table gives nil: it has no effect.
-    private func withLockedTable<T>(for address: IPAddress, _ body: (inout [UInt8], Layout, Int32) -> T) -> T? {
+    /// missing, unreadable or empty table gives nil: it has no effect; with
+    /// `creating`, a missing or short one is made whole with free records.
+    private func withLockedTable<T>(
+        for address: IPAddress, creating: Bool = false, _ body: (inout [UInt8], Layout, Int32) -> T
+    ) -> T? {
         let layout = address.family == .v4 ? Layout.v4 : Layout.v6
-        let fd = open(address.family == .v4 ? path : path + "6", O_RDWR | O_CLOEXEC)
+        let fd = open(address.family == .v4 ? path : path + "6", O_RDWR | O_CLOEXEC | (creating ? O_CREAT : 0), 0o644)
         guard fd >= 0 else { return nil }
         defer { _ = close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { return nil }
         var table = [UInt8](repeating: 0, count: layout.recordSize * Self.records)
         let count = pread(fd, &table, table.count, 0)
+        if creating && count >= 0 {
+            if count < table.count { _ = pwrite(fd, &table, table.count, 0) }
+            return body(&table, layout, fd)
+        }
         guard count >= layout.recordSize else { return nil }
         table.removeLast(table.count - count / layout.recordSize * layout.recordSize)
         return body(&table, layout, fd)

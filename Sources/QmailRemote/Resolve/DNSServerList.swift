@@ -1,17 +1,19 @@
 // QMAILREMOTE_DNS: "IP[:PORT][,IP[:PORT]...]", IPv4 name servers to ask
 // instead of the system's, a bare IP meaning port 53. Parsing only.
 
-public struct DNSServer: Sendable, Equatable {
-    public let address: IPAddress
-    public let port: UInt16
+import QmailSupport
+
+struct DNSServer: Sendable, Equatable {
+    let address: IPAddress
+    let port: UInt16
 }
 
-public enum DNSServerList {
+enum DNSServerList {
     /// The most servers the system resolver takes (glibc's MAXNS).
-    public static let maximum = 3
+    static let maximum = 3
 
     /// nil when the text is not a well-formed list of at most `maximum` servers.
-    public static func parse(_ text: String) -> [DNSServer]? {
+    static func parse(_ text: String) -> [DNSServer]? {
         let items = text.split(separator: ",", omittingEmptySubsequences: false)
         guard !items.isEmpty, items.count <= maximum else { return nil }
         var servers: [DNSServer] = []

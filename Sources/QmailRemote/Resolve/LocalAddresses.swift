@@ -2,13 +2,15 @@
 // of every interface, plus 0.0.0.0 and ::. Used by the best-preference MX
 // rule only.
 
+import QmailSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-public enum LocalAddresses {
+enum LocalAddresses {
     /// Read afresh on each call; nil when the interface list cannot be read.
-    public static func current() -> Set<IPAddress>? {
+    static func current() -> Set<IPAddress>? {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0 else { return nil }
         defer { freeifaddrs(list) }

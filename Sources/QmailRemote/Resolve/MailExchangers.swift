@@ -3,30 +3,40 @@
 // the host's own addresses, then the rule that drops this machine and
 // everything not better than it. In ESMTP mode each name has A and AAAA
 // records, ordered by control/addresspreference; classic mode is IPv4 only.
-// The outcome is addresses or the one report to print.
+// The outcome is the servers to try, or the one report to print.
 
-public struct Destination: Sendable, Equatable {
-    public let address: IPAddress
-    public let preference: Int
+import QmailSupport
+
+struct Destination: Sendable, Equatable {
+    let address: IPAddress
+    let preference: Int
     /// The server's name, for TLS (SNI, the certificate check, tlshosts):
     /// the MX host, the relay, the host itself, or an address's text.
-    public let name: [UInt8]
+    let name: [UInt8]
 
-    public init(address: IPAddress, preference: Int, name: [UInt8]) {
+    init(address: IPAddress, preference: Int, name: [UInt8]) {
         self.address = address
         self.preference = preference
         self.name = name
     }
 }
 
-public struct MailExchangers {
-    public let resolver: any Resolver
-    public let localAddresses: () -> Set<IPAddress>?
-    /// A and AAAA (ESMTP mode), or A only (classic).
-    public let ipv6: Bool
-    public let preference: AddressPreference
+/// The servers to try in order, the port, and whether smtproutes chose the
+/// relay (a relay is the installation's choice, not DNS's).
+struct DestinationList: Sendable, Equatable {
+    var servers: [Destination]
+    var port: UInt16
+    var routed: Bool
+}
 
-    public init(
+struct MailExchangers {
+    let resolver: any Resolver
+    let localAddresses: () -> Set<IPAddress>?
+    /// A and AAAA (ESMTP mode), or A only (classic).
+    let ipv6: Bool
+    let preference: AddressPreference
+
+    init(
         resolver: any Resolver, ipv6: Bool = false, preference: AddressPreference = .any,
         localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current
     ) {
@@ -37,17 +47,18 @@ public struct MailExchangers {
     }
 
     /// Servers to try with their port, or the failure to report.
-    public func destinations(
-        for host: [UInt8], route: Route?
-    ) -> Result<(servers: [Destination], port: UInt16), LocalFailure> {
+    func destinations(for host: [UInt8], route: Route?) -> Result<DestinationList, LocalFailure> {
         if let route {
             switch route.target {
             case .address(let address):
                 let server = Destination(address: address, preference: 0, name: Array(address.description.utf8))
-                return usable([address]).isEmpty ? .failure(.noMailExchanger) : .success(([server], route.port))
+                if usable([address]).isEmpty { return .failure(.noMailExchanger) }
+                return .success(DestinationList(servers: [server], port: route.port, routed: true))
             case .name(let name):
                 return relayAddresses(name).map {
-                    ($0.map { Destination(address: $0, preference: 0, name: name) }, route.port)
+                    DestinationList(
+                        servers: $0.map { Destination(address: $0, preference: 0, name: name) }, port: route.port,
+                        routed: true)
                 }
             case .mailExchangers: break
             }
@@ -59,7 +70,7 @@ public struct MailExchangers {
         } else {
             found = lookUpMailExchangers(host)
         }
-        return found.flatMap(dropLocal).map { ($0, port) }
+        return found.flatMap(dropLocal).map { DestinationList(servers: $0, port: port, routed: false) }
     }
 
     private func usable(_ addresses: [IPAddress]) -> [IPAddress] {

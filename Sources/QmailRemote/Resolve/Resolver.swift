@@ -2,6 +2,8 @@
 // (AAAA) addresses of a name. The real one is SystemResolver; tests may
 // answer from a table.
 
+import QmailSupport
+
 public enum DNSAnswer<Record: Sendable>: Sendable {
     case records([Record])
     /// NXDOMAIN: the name does not exist.

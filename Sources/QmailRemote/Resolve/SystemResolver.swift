@@ -2,18 +2,20 @@
 // and dn_expand), with a private resolver state per lookup so it is safe from
 // many threads. Never uses the search list. Not a cache.
 
+import QmailSupport
+
 internal import CResolv
 #if canImport(Glibc)
 import Glibc
 #endif
 
-public struct SystemResolver: Resolver {
+struct SystemResolver: Resolver {
     /// nil: the servers of /etc/resolv.conf; else exactly these.
-    public let servers: [DNSServer]?
+    let servers: [DNSServer]?
 
-    public init(servers: [DNSServer]?) { self.servers = servers }
+    init(servers: [DNSServer]?) { self.servers = servers }
 
-    public func mailExchangers(of name: [UInt8]) -> DNSAnswer<MXRecord> {
+    func mailExchangers(of name: [UInt8]) -> DNSAnswer<MXRecord> {
         query(name, type: 15 /* MX */) { handle, rr in
             guard rr.rdlength >= 3, let rdata = rr.rdata else { return nil }
             let preference = Int(rdata[0]) << 8 | Int(rdata[1])
@@ -22,14 +24,14 @@ public struct SystemResolver: Resolver {
         }
     }
 
-    public func ipv4Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
+    func ipv4Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
         query(name, type: 1 /* A */) { _, rr in
             guard rr.rdlength == 4, let rdata = rr.rdata else { return nil }
             return IPAddress(rdata[0], rdata[1], rdata[2], rdata[3])
         }
     }
 
-    public func ipv6Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
+    func ipv6Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
         query(name, type: 28 /* AAAA */) { _, rr in
             guard rr.rdlength == 16, let rdata = rr.rdata else { return nil }
             return IPAddress(v6: Array(UnsafeBufferPointer(start: rdata, count: 16)))

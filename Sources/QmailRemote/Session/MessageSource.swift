@@ -10,8 +10,9 @@ public protocol MessageSource: AnyObject {
     /// cannot be read (the "Unable to read message" report).
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(MessageReadError) -> Int
     /// What can be known of the whole message before sending it, without
-    /// consuming it; nil when it cannot (a pipe). Asked only when a server
-    /// offers SIZE or 8BITMIME.
+    /// consuming it; nil when it cannot (a pipe: then no SIZE, and
+    /// BODY=8BITMIME when offered). Asked only when a server offers SIZE or
+    /// 8BITMIME.
     func facts() -> MessageFacts?
 }
 
@@ -40,9 +41,9 @@ public struct MessageFacts: Sendable, Equatable {
     }
 }
 
+/// The message could not be read: the "Unable to read message" report.
 public struct MessageReadError: Error, Sendable, Equatable {
-    public let errno: Int32
-    public init(errno: Int32) { self.errno = errno }
+    public init() {}
 }
 
 /// A message read from a file descriptor that this object does not own.
@@ -55,7 +56,7 @@ public final class FileDescriptorMessage: MessageSource {
         while true {
             let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
-            if errno != EINTR { throw MessageReadError(errno: errno) }
+            if errno != EINTR { throw MessageReadError() }
         }
     }
 

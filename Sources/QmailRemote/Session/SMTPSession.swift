@@ -1,263 +1,106 @@
-// One SMTP conversation on an open connection. Classic mode is qmail-remote's
-// to the byte: greeting, HELO, MAIL, RCPT for each recipient, DATA, the
-// message, the dot, QUIT without waiting. ESMTP mode says EHLO (HELO when
-// refused), STARTTLS as the TLS plan says (EHLO again after it), logs in when
-// the route has credentials, uses SIZE, 8BITMIME, SMTPUTF8 and PIPELINING
-// when offered, and reports exactly as the classic one would. Every path ends
-// in a report, or (TLS "may", failed handshake) a request to try again in
-// plain text; nothing throws out.
+// A live SMTP connection and the thin driver that runs conversations over it:
+// it does what an SMTPConversation asks (write, read a reply, start TLS, look
+// at or stream the message) and feeds back what happened. Between messages it
+// keeps what a reused conversation starts from: the server's extensions, the
+// TLS in place, the messages carried. QUIT is written here and nowhere else.
 
-public enum SessionOutcome: Sendable {
-    case report(DeliveryReport)
-    /// The TLS handshake failed under "may": connect again and go without TLS.
-    case retryInPlainText
-}
+import QmailSupport
 
-/// How TLS goes for one connection.
-public struct TLSPlan {
-    public var requirement: TLSRequirement
-    /// The name the certificate must match (for reports).
-    public var serverName: [UInt8]
-    /// Turns the connection into TLS after STARTTLS; nil: no TLS possible.
-    public var upgrade: ((any Connection) -> Result<TLSConnection, TLSFailure>)?
-    /// TLS already in place from the start (SMTPS, port 465).
-    public var implicit: TLSSummary?
-
-    public init(
-        requirement: TLSRequirement, serverName: [UInt8] = [],
-        upgrade: ((any Connection) -> Result<TLSConnection, TLSFailure>)? = nil, implicit: TLSSummary? = nil
-    ) {
-        self.requirement = requirement
-        self.serverName = serverName
-        self.upgrade = upgrade
-        self.implicit = implicit
-    }
-}
-
-public struct SMTPSession {
-    public let ip: IPAddress
-    public let helohost: [UInt8]
-    public let sender: [UInt8]
-    /// Each recipient with the reason it cannot be sent, if any: such a one
-    /// gets its `h` report in its place and is never sent.
-    public let recipients: [(address: [UInt8], problem: MailboxText.Problem?)]
-    public let esmtp: Bool
-    /// The route's login, if any (ESMTP mode only).
-    public let credentials: Credentials?
+final class SMTPSession {
+    let ip: IPAddress
+    private(set) var connection: any Connection
+    private var reader = ReplyReader()
+    /// What the server offered in its last EHLO.
+    private(set) var extensions = Extensions()
+    private(set) var tls: TLSSummary?
+    /// Messages delivered on this connection so far.
+    private(set) var messagesCarried = 0
+    private var closed = false
 
     /// The message is read and sent in pieces of this size.
     static let chunkSize = 65536
-    /// Commands written at once when pipelining, before their replies are read.
-    static let pipelineWindow = 100
 
-    public init(
-        ip: IPAddress, helohost: [UInt8], sender: [UInt8],
-        recipients: [(address: [UInt8], problem: MailboxText.Problem?)], esmtp: Bool = false,
-        credentials: Credentials? = nil
-    ) {
+    init(connection: any Connection, ip: IPAddress) {
+        self.connection = connection
         self.ip = ip
-        self.helohost = helohost
-        self.sender = sender
-        self.recipients = recipients
-        self.esmtp = esmtp
-        self.credentials = credentials
     }
 
-    enum Stop: Error {
-        case died
-        case replyTooLong
-        case unreadableMessage
-        case partialFinalLine
-    }
+    deinit { close(quit: false) }
 
-    /// Without TLS (the classic way, and unit tests).
-    public func run(over connection: any Connection, message: some MessageSource) -> DeliveryReport {
-        switch run(over: connection, message: message, tls: TLSPlan(requirement: TLSRequirement(level: .none))) {
-        case .report(let report): return report
-        case .retryInPlainText:
-            return DeliveryReport(failure: LocalFailure.connectionDied(ip, possibleDuplicate: false).report)
+    /// Runs `conversation` to its end. `secure` starts TLS on the connection
+    /// (the connector's handshake as the plan says). The connection is closed
+    /// (with QUIT when the ending says so) unless the ending keeps it.
+    func converse(
+        _ conversation: inout SMTPConversation, message: some MessageSource,
+        proceed: ((DeliveryStep) -> Bool)? = nil,
+        secure: (any Connection) -> Result<SecuredConnection, TLSFailure>
+    ) -> SMTPConversation.Ending {
+        var action = conversation.start()
+        while true {
+            let event: SMTPConversation.Event
+            switch action {
+            case .send(let bytes):
+                event = (try? connection.write(bytes)) == nil ? .connectionDied : .written
+            case .receive:
+                event = receive()
+            case .startTLS:
+                switch secure(connection) {
+                case .success(let secured):
+                    connection = secured.connection
+                    // Whatever came after the go-ahead is dropped unread (it
+                    // could be replies to injected commands).
+                    reader = ReplyReader()
+                    event = .tlsStarted(secured.summary)
+                case .failure(let failure):
+                    event = .tlsFailed(failure)
+                }
+            case .examineMessage:
+                event = .messageFacts(message.facts())
+            case .sendMessage:
+                event = send(message, proceed: proceed)
+            case .finish(let ending):
+                finish(ending, conversation: conversation)
+                return ending
+            }
+            action = conversation.handle(event)
         }
     }
 
-    public func run(over connection: any Connection, message: some MessageSource, tls plan: TLSPlan) -> SessionOutcome {
-        var channel = Channel(connection: connection)
-        var recipientReports: [Report] = []
-        var afterFinalDot = false
-        var tls = plan.implicit
-        defer { channel.connection.close() }
+    /// Whether the connection sits idle as it should between messages:
+    /// nothing unread, nothing arrived, not closed by the server.
+    var isIdle: Bool { !closed && !reader.hasUnreadBytes && !connection.hasInputOrClosed }
 
-        func finish(_ report: Report) -> SessionOutcome {
-            var delivery = DeliveryReport(recipientReports: recipientReports, messageReport: report)
-            delivery.tls = tls
-            return .report(delivery)
-        }
-        func quit(_ report: Report) -> SessionOutcome {
-            channel.finishPipeline()
-            try? channel.connection.write(Command.quit)
-            return finish(report)
-        }
+    /// Ends the connection, with QUIT first (not waiting for its reply).
+    func close(quit: Bool) {
+        guard !closed else { return }
+        closed = true
+        if quit { try? connection.write(Command.quit) }
+        connection.close()
+    }
 
+    private func finish(_ ending: SMTPConversation.Ending, conversation: SMTPConversation) {
+        switch ending {
+        case .report(_, .keep):
+            extensions = conversation.extensions
+            tls = conversation.tls
+            messagesCarried += 1
+        case .report(_, .quit): close(quit: true)
+        case .report(_, .close), .retryInPlainText, .stale: close(quit: false)
+        }
+    }
+
+    private func receive() -> SMTPConversation.Event {
         do {
-            let greeting = try channel.read()
-            guard greeting.code.isGoodGreeting else {
-                return quit(RemoteReport.greetingFailed(ip: ip, reply: greeting))
-            }
-
-            var extensions = Extensions()
-            if esmtp {
-                switch try hello(&channel, plan: plan, tls: &tls) {
-                case .ready(let offered): extensions = offered
-                case .quit(let report): return quit(report)
-                case .broken(let report): return finish(report)
-                case .retryInPlainText: return .retryInPlainText
-                }
-                if let refusal = try login(&channel, extensions: extensions, encrypted: tls != nil) {
-                    return quit(refusal)
-                }
-            } else {
-                try channel.send(Command.helo(helohost))
-                let hello = try channel.read()
-                guard hello.code.isGoodHello else { return quit(RemoteReport.nameRejected(ip: ip, reply: hello)) }
-            }
-
-            let sendable = recipients.filter { $0.problem == nil }.map(\.address)
-            let international =
-                MailboxText.isInternational(sender) || sendable.contains(where: MailboxText.isInternational)
-            var parameters: [String] = []
-            if esmtp {
-                if international {
-                    guard extensions.has("SMTPUTF8") else { return quit(LocalFailure.noSMTPUTF8(ip).report) }
-                }
-                let facts = extensions.has("SIZE") || extensions.has("8BITMIME") ? message.facts() : nil
-                if let facts, extensions.has("SIZE") {
-                    if let limit = extensions.sizeLimit, facts.size > limit {
-                        return quit(LocalFailure.tooLargeForServer(ip, size: facts.size, limit: limit).report)
-                    }
-                    parameters.append("SIZE=\(facts.size)")
-                }
-                if facts?.eightBit == true && extensions.has("8BITMIME") { parameters.append("BODY=8BITMIME") }
-                if international { parameters.append("SMTPUTF8") }
-            }
-            let utf8 = esmtp && international
-
-            // MAIL, each sendable RCPT, DATA: one at a time, or pipelined in
-            // windows; the replies are taken in order either way.
-            channel.queue(
-                [Command.mailFrom(sender, parameters: parameters, utf8: utf8)]
-                    + sendable.map { Command.rcptTo($0, utf8: utf8) } + [Command.data],
-                window: extensions.has("PIPELINING") ? Self.pipelineWindow : 1)
-
-            let mail = try channel.nextReply()
-            switch mail.code.verdict {
-            case .permanent: return quit(RemoteReport.senderRejected(.messageFailed, ip: ip, reply: mail))
-            case .temporary: return quit(RemoteReport.senderRejected(.messageDeferred, ip: ip, reply: mail))
-            case .accepted: break
-            }
-
-            var anyAccepted = false
-            for recipient in recipients {
-                if let problem = recipient.problem {
-                    recipientReports.append(LocalFailure.unsendableRecipient(problem).report)
-                    continue
-                }
-                let rcpt = try channel.nextReply()
-                switch rcpt.code.verdict {
-                case .permanent:
-                    recipientReports.append(RemoteReport.recipient(.recipientRejected, ip: ip, reply: rcpt))
-                case .temporary:
-                    recipientReports.append(RemoteReport.recipient(.recipientDeferred, ip: ip, reply: rcpt))
-                case .accepted:
-                    recipientReports.append(Report(.recipientAccepted, []))
-                    anyAccepted = true
-                }
-            }
-            guard anyAccepted else { return quit(RemoteReport.givingUp(ip: ip)) }
-
-            let data = try channel.nextReply()
-            switch data.code.verdict {
-            case .permanent: return quit(RemoteReport.dataFailed(.messageFailed, ip: ip, reply: data))
-            case .temporary: return quit(RemoteReport.dataFailed(.messageDeferred, ip: ip, reply: data))
-            case .accepted: break
-            }
-
-            try sendMessage(message, over: channel.connection)
-            afterFinalDot = true
-            let final = try channel.read()
-            switch final.code.verdict {
-            case .permanent: return quit(RemoteReport.messageFailed(.messageFailed, ip: ip, reply: final))
-            case .temporary: return quit(RemoteReport.messageFailed(.messageDeferred, ip: ip, reply: final))
-            case .accepted: return quit(RemoteReport.accepted(ip: ip, reply: final))
-            }
+            return .reply(try reader.read(from: connection))
         } catch {
-            let failure: LocalFailure
-            switch error {
-            case .died: failure = .connectionDied(ip, possibleDuplicate: afterFinalDot)
-            case .replyTooLong: failure = .replyTooLong(ip, possibleDuplicate: afterFinalDot)
-            case .unreadableMessage: failure = .unreadableMessage
-            case .partialFinalLine: failure = .partialFinalLine
-            }
-            return finish(failure.report)
+            return error == .tooLong ? .replyTooLong : .connectionDied
         }
-    }
-
-    private enum Hello {
-        case ready(Extensions)
-        /// Report, after QUIT.
-        case quit(Report)
-        /// Report; the connection is in no state for QUIT.
-        case broken(Report)
-        case retryInPlainText
-    }
-
-    /// EHLO (HELO when EHLO is refused), then STARTTLS and EHLO again when
-    /// the plan asks for TLS and the server offers it.
-    private func hello(_ channel: inout Channel, plan: TLSPlan, tls: inout TLSSummary?) throws(Stop) -> Hello {
-        let required = tls == nil && plan.requirement.level.isRequired
-        try channel.send(Command.ehlo(helohost))
-        var ehlo = try channel.read()
-        guard ehlo.code.isGoodHello else {
-            guard ehlo.code.refusesEHLO else { return .quit(RemoteReport.nameRejected(ip: ip, reply: ehlo)) }
-            if required { return .quit(LocalFailure.startTLSNotOffered(ip).report) }
-            try channel.send(Command.helo(helohost))
-            let hello = try channel.read()
-            return hello.code.isGoodHello
-                ? .ready(Extensions()) : .quit(RemoteReport.nameRejected(ip: ip, reply: hello))
-        }
-        let extensions = Extensions(ehloReply: ehlo)
-        guard tls == nil, plan.requirement.level != .none, let upgrade = plan.upgrade else { return .ready(extensions) }
-        guard extensions.has("STARTTLS") else {
-            return required ? .quit(LocalFailure.startTLSNotOffered(ip).report) : .ready(extensions)
-        }
-        try channel.send(Command.startTLS)
-        let ready = try channel.read()
-        guard ready.code.isReadyForTLS else {
-            return required ? .quit(RemoteReport.startTLSRefused(ip: ip, reply: ready)) : .ready(extensions)
-        }
-        switch upgrade(channel.connection) {
-        case .failure(let failure):
-            if plan.requirement.level == .may { return .retryInPlainText }
-            return .broken(LocalFailure.tlsHandshakeFailed(ip, reason: failure.reason).report)
-        case .success(let secured):
-            channel.secure(secured)
-            tls = secured.summary
-            if plan.requirement.level == .verify && !secured.summary.verified {
-                return .quit(
-                    LocalFailure.certificateNotVerified(
-                        ip, name: plan.serverName,
-                        reason: secured.summary.verifyProblem ?? ""
-                    ).report)
-            }
-        }
-        // RFC 3207: forget what was said before TLS, and ask again.
-        try channel.send(Command.ehlo(helohost))
-        ehlo = try channel.read()
-        guard ehlo.code.isGoodHello else { return .quit(RemoteReport.nameRejected(ip: ip, reply: ehlo)) }
-        return .ready(Extensions(ehloReply: ehlo))
     }
 
     /// Streams the message through the encoder; the last piece and the final
-    /// dot go out in one write. Memory stays at about two chunks.
-    private func sendMessage(_ message: some MessageSource, over connection: any Connection) throws(Stop) {
+    /// dot go out in one write. Memory stays at about two chunks. `proceed`
+    /// is asked before each write of data, and once right before the dot.
+    private func send(_ message: some MessageSource, proceed: ((DeliveryStep) -> Bool)?) -> SMTPConversation.Event {
         var encoder = MessageEncoder()
         var input = [UInt8](unsafeUninitializedCapacity: Self.chunkSize) { $1 = Self.chunkSize }
         var output: [UInt8] = []
@@ -267,28 +110,21 @@ public struct SMTPSession {
             do {
                 count = try input.withUnsafeMutableBytes { raw throws(MessageReadError) in try message.read(into: raw) }
             } catch {
-                throw .unreadableMessage
+                return .messageUnreadable
             }
             if count == 0 { break }
             input.withUnsafeBytes { encoder.encode(UnsafeRawBufferPointer(rebasing: $0[0..<count]), into: &output) }
             if output.count >= Self.chunkSize {
-                do { try connection.write(output) } catch { throw .died }
+                if proceed?(.messageData) == false { return .stoppedBeforeFinalDot }
+                if (try? connection.write(output)) == nil { return .connectionDied }
                 output.removeAll(keepingCapacity: true)
             }
         }
-        guard encoder.endsWithCompleteLine else { throw .partialFinalLine }
+        guard encoder.endsWithCompleteLine else { return .partialFinalLine }
+        if !output.isEmpty && proceed?(.messageData) == false { return .stoppedBeforeFinalDot }
+        if proceed?(.finalDot) == false { return .stoppedBeforeFinalDot }
         output.append(contentsOf: Command.endOfData)
-        do { try connection.write(output) } catch { throw .died }
+        if (try? connection.write(output)) == nil { return .connectionDied }
+        return .messageSent
     }
-}
-
-extension ReplyCode {
-    /// A reply to EHLO after which HELO is worth a try: 5xx, or 4xx but 421
-    /// (421 means the server is closing the connection).
-    var refusesEHLO: Bool { value >= 400 && value != 421 }
-    /// STARTTLS must be answered with exactly 220.
-    var isReadyForTLS: Bool { value == 220 }
-    /// AUTH: 334 asks for the next piece; 235 (or another 2xx) is success.
-    var isAuthContinue: Bool { value == 334 }
-    var isAuthSuccess: Bool { value >= 200 && value < 300 }
 }

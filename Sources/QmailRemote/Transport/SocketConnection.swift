@@ -3,17 +3,13 @@
 // (SO_RCVTIMEO / SO_SNDTIMEO on the then blocking socket: one system call per
 // read), like qmail's timeoutconn/timeoutread/timeoutwrite. No SMTP here.
 
+import QmailSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Why a connection could not be opened. Only `timedOut` feeds the tcpto table.
-public enum ConnectFailure: Error, Sendable, Equatable {
-    case timedOut
-    case failed(Int32)
-}
-
-public final class SocketConnection: Connection {
+final class SocketConnection: Connection {
     private var fd: Int32
 
     /// The descriptor, for a TLS layer on top.
@@ -28,66 +24,46 @@ public final class SocketConnection: Connection {
     /// Connects to `address:port` from `source` (when given: an address of
     /// the same family), waiting at most `connectTimeout` seconds; reads and
     /// writes then wait at most `ioTimeout` seconds each.
-    public static func connect(
+    static func connect(
         to address: IPAddress, port: UInt16, from source: IPAddress? = nil,
         connectTimeout: Int, ioTimeout: Int
-    ) -> Result<SocketConnection, ConnectFailure> {
+    ) -> Result<SocketConnection, TransportError> {
         let domain = address.family == .v4 ? AF_INET : AF_INET6
         let fd = socket(
             domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { return .failure(.failed(errno)) }
+        func fail(_ error: TransportError) -> Result<SocketConnection, TransportError> {
+            _ = Glibc.close(fd)
+            return .failure(error)
+        }
         var one: Int32 = 1
         // The final ".\r\n" must not wait for the peer's delayed ACK.
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
 
-        if let source {
-            let bound = SocketAddress.with(source, port: 0) { Glibc.bind(fd, $0, $1) }
-            if bound != 0 {
-                let error = errno
-                _ = Glibc.close(fd)
-                return .failure(.failed(error))
-            }
+        if let source, SocketAddress.with(source, port: 0, { Glibc.bind(fd, $0, $1) }) != 0 {
+            return fail(.failed(errno))
         }
         let started = SocketAddress.with(address, port: port) { Glibc.connect(fd, $0, $1) }
-        if started != 0 && errno != EINPROGRESS {
-            let error = errno
-            _ = Glibc.close(fd)
-            return .failure(.failed(error))
-        }
+        if started != 0 && errno != EINPROGRESS { return fail(.failed(errno)) }
         if started != 0 {
             switch wait(fd: fd, for: Int16(POLLOUT), milliseconds: milliseconds(connectTimeout)) {
             case .ready:
                 var error: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 if getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 { error = errno }
-                if error != 0 {
-                    _ = Glibc.close(fd)
-                    return .failure(error == ETIMEDOUT ? .timedOut : .failed(error))
-                }
-            case .timedOut:
-                _ = Glibc.close(fd)
-                return .failure(.timedOut)
-            case .failed(let error):
-                _ = Glibc.close(fd)
-                return .failure(.failed(error))
+                if error != 0 { return fail(error == ETIMEDOUT ? .timedOut : .failed(error)) }
+            case .timedOut: return fail(.timedOut)
+            case .failed(let error): return fail(.failed(error))
             }
         }
         // Blocking from here on, each read and write bounded by the kernel.
-        // A zero timeval would mean "wait forever": the least is 1 ms.
-        var deadline = ioTimeout <= 0 ? timeval(tv_sec: 0, tv_usec: 1000) : timeval(tv_sec: ioTimeout, tv_usec: 0)
-        let size = socklen_t(MemoryLayout<timeval>.size)
-        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0,
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, size) == 0,
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &deadline, size) == 0
-        else {
-            let error = errno
-            _ = Glibc.close(fd)
-            return .failure(.failed(error))
+        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0, setTimeouts(fd, seconds: ioTimeout) else {
+            return fail(.failed(errno))
         }
         return .success(SocketConnection(fd: fd))
     }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
         while true {
             let count = Glibc.recv(fd, buffer.baseAddress, buffer.count, 0)
             if count >= 0 { return count }
@@ -97,32 +73,48 @@ public final class SocketConnection: Connection {
         }
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) {
-        var offset = 0
-        while offset < bytes.count {
-            let count = Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-            if count > 0 { offset += count; continue }
-            let error = errno
-            if count < 0 && error == EINTR { continue }
-            throw count < 0 && error != EAGAIN && error != EWOULDBLOCK ? .failed(error) : .timedOut
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) {
+        do {
+            try Descriptor.writeAll(bytes, to: fd, socket: true)
+        } catch {
+            // SO_SNDTIMEO shows as EAGAIN, or as a write that took nothing.
+            let passed = error.errno == 0 || error.errno == EAGAIN || error.errno == EWOULDBLOCK
+            throw passed ? .timedOut : .failed(error.errno)
         }
     }
 
-    public func close() {
+    var hasInputOrClosed: Bool {
+        var pollfd = Glibc.pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pollfd, 1, 0) != 0
+    }
+
+    func close() {
         if fd >= 0 {
             _ = Glibc.close(fd)
             fd = -1
         }
     }
 
+    /// SO_RCVTIMEO and SO_SNDTIMEO. A zero timeval would mean "wait
+    /// forever": the least is 1 ms.
+    private static func setTimeouts(_ fd: Int32, seconds: Int) -> Bool {
+        var deadline = seconds <= 0 ? timeval(tv_sec: 0, tv_usec: 1000) : timeval(tv_sec: seconds, tv_usec: 0)
+        let size = socklen_t(MemoryLayout<timeval>.size)
+        return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, size) == 0
+            && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &deadline, size) == 0
+    }
+
     private enum Readiness { case ready, timedOut, failed(Int32) }
 
     /// Waits for `events`, restarting after signals with the time that is left.
     private static func wait(fd: Int32, for events: Int16, milliseconds: Int32) -> Readiness {
-        let deadline = Deadline(milliseconds: milliseconds)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(milliseconds)
         while true {
             var pollfd = Glibc.pollfd(fd: fd, events: events, revents: 0)
-            let result = poll(&pollfd, 1, deadline.remainingMilliseconds)
+            let left = clock.now.duration(to: deadline).components
+            let leftMilliseconds = max(0, left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000)
+            let result = poll(&pollfd, 1, Int32(clamping: leftMilliseconds))
             if result > 0 { return .ready }
             if result == 0 { return .timedOut }
             if errno != EINTR { return .failed(errno) }

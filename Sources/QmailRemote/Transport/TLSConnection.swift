@@ -1,10 +1,12 @@
-// TLS over an open SocketConnection with OpenSSL (through CTLS, which loads
-// it on first use): the handshake, reads and writes all bounded by the
-// socket's deadlines (SO_RCVTIMEO/SO_SNDTIMEO on a blocking socket). The
-// certificate is checked after the handshake, so one handshake serves every
-// policy; TLSSummary says what was agreed and whether it was verified.
+// TLS over an open SocketConnection with OpenSSL (through CTLS): the
+// handshake, reads and writes all bounded by the socket's deadlines
+// (SO_RCVTIMEO/SO_SNDTIMEO on a blocking socket), and a clean end with
+// close_notify. The certificate is checked after the handshake, so one
+// handshake serves every policy; TLSSummary says what was agreed.
 
 internal import CTLS
+import QmailSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,70 +19,46 @@ public struct TLSSummary: Sendable, Equatable {
     public let verified: Bool
     /// Why it was not verified (OpenSSL's words), when it was not.
     public let verifyProblem: String?
-}
 
-public enum TLSFailure: Error, Sendable, Equatable {
-    case timedOut
-    case failed(String)
-
-    public var reason: String {
-        switch self {
-        case .timedOut: return "timed out"
-        case .failed(let reason): return reason
-        }
+    init(version: String, cipher: String, verified: Bool, verifyProblem: String?) {
+        self.version = version
+        self.cipher = cipher
+        self.verified = verified
+        self.verifyProblem = verifyProblem
     }
 }
 
-/// The client side's fixed settings: whom to trust, what to present.
-public final class TLSContext: @unchecked Sendable {
-    // @unchecked: an SSL_CTX is safe to share between threads once set up,
-    // and it is never changed after init.
-    let pointer: OpaquePointer
+/// Why TLS could not be started; `reason` goes into the report.
+struct TLSFailure: Error, Sendable, Equatable {
+    let reason: String
 
-    /// nil with the reason when a file cannot be used.
-    public init(caFile: String?, clientCertificate: String?, ciphers: String?) throws(TLSFailure) {
-        guard let context = ctls_context_new(caFile, clientCertificate, ciphers) else {
-            throw .failed(Self.lastError())
-        }
-        pointer = context
-    }
-
-    deinit { ctls_context_free(pointer) }
-
-    static func lastError() -> String {
-        var text = [CChar](repeating: 0, count: 256)
-        ctls_last_error(&text, text.count)
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static let timedOut = TLSFailure(reason: "timed out")
+    static func failed(_ reason: String) -> TLSFailure { TLSFailure(reason: reason) }
 }
 
-public final class TLSConnection: Connection {
+final class TLSConnection: Connection {
     private let socket: SocketConnection
-    private let tls: OpaquePointer
-    public let summary: TLSSummary
+    private var tls: OpaquePointer?
+    let summary: TLSSummary
 
     /// Shakes hands over `socket`, naming `serverName` (SNI, not for an IP)
     /// and checking the certificate against it (a host name or an address).
-    public static func handshake(
-        over socket: SocketConnection, context: TLSContext,
-        serverName: [UInt8]
+    /// On failure the socket is left as it was, for the caller to close.
+    static func handshake(
+        over socket: SocketConnection, context: TLSContext, serverName: [UInt8]
     ) -> Result<TLSConnection, TLSFailure> {
         let text = String(decoding: serverName, as: UTF8.self)
-        let isAddress = IPAddress(literal: serverName, ipv6: true) != nil
         let address = IPAddress(literal: serverName, ipv6: true)?.description
-        guard
-            let tls = ctls_connection_new(
-                context.pointer, socket.descriptor, isAddress ? nil : text,
-                isAddress ? nil : text, address)
-        else {
-            return .failure(.failed(TLSContext.lastError()))
+        let name = address == nil ? text : nil
+        guard let tls = ctls_connection_new(context.pointer, socket.descriptor, name, name, address) else {
+            return .failure(.failed(TLSLibrary.lastError()))
         }
         let result = ctls_handshake(tls)
         if result != 1 {
             let failure: TLSFailure =
                 result == CTLS_TIMED_OUT
                 ? .timedOut
-                : .failed(result == CTLS_CLOSED ? "connection closed during the handshake" : TLSContext.lastError())
+                : .failed(result == CTLS_CLOSED ? "connection closed during the handshake" : TLSLibrary.lastError())
             ctls_connection_free(tls)
             return .failure(failure)
         }
@@ -98,9 +76,10 @@ public final class TLSConnection: Connection {
         self.summary = summary
     }
 
-    deinit { ctls_connection_free(tls) }
+    deinit { close() }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(TransportError) -> Int {
+        guard let tls else { return 0 }
         let count = ctls_read(tls, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         if count > 0 { return Int(count) }
         switch count {
@@ -110,14 +89,30 @@ public final class TLSConnection: Connection {
         }
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) {
+        guard let tls else { throw .failed(EBADF) }
         var offset = 0
         while offset < bytes.count {
             let count = ctls_write(tls, bytes.baseAddress! + offset, Int32(min(bytes.count - offset, Int(Int32.max))))
-            if count > 0 { offset += Int(count); continue }
+            if count > 0 {
+                offset += Int(count)
+                continue
+            }
             throw count == CTLS_TIMED_OUT ? .timedOut : .failed(errno)
         }
     }
 
-    public func close() { socket.close() }
+    var hasInputOrClosed: Bool {
+        guard let tls else { return true }
+        return ctls_pending(tls) > 0 || socket.hasInputOrClosed
+    }
+
+    /// close_notify, then the socket: the server sees a clean end of TLS.
+    func close() {
+        guard let tls else { return }
+        ctls_shutdown(tls)
+        ctls_connection_free(tls)
+        self.tls = nil
+        socket.close()
+    }
 }

@@ -2,13 +2,13 @@
 // the first is a keyword, maybe with parameters. Keywords compare without
 // case; parameters are kept as sent.
 
-public struct Extensions: Sendable, Equatable {
+struct Extensions: Sendable, Equatable {
     private var keywords: [String: String] = [:]
 
-    public init() {}
+    init() {}
 
     /// Parses a 250 reply to EHLO (its text: lines with their codes).
-    public init(ehloReply reply: Reply) {
+    init(ehloReply reply: Reply) {
         let lines = reply.text.split(separator: 10, omittingEmptySubsequences: true)
         for line in lines.dropFirst() where line.count > 4 {
             let body = line.dropFirst(4)
@@ -20,14 +20,14 @@ public struct Extensions: Sendable, Equatable {
         }
     }
 
-    public func has(_ keyword: String) -> Bool { keywords[keyword.uppercased()] != nil }
+    func has(_ keyword: String) -> Bool { keywords[keyword.uppercased()] != nil }
 
     /// The parameters after a keyword ("" when none), nil when not offered.
-    public func parameters(of keyword: String) -> String? { keywords[keyword.uppercased()] }
+    func parameters(of keyword: String) -> String? { keywords[keyword.uppercased()] }
 
     /// SIZE's announced limit: nil when SIZE is not offered or has no (or a
     /// zero, meaning no) limit.
-    public var sizeLimit: Int? {
+    var sizeLimit: Int? {
         guard let text = parameters(of: "SIZE"), let limit = Int(text.split(separator: " ").first ?? ""), limit > 0
         else {
             return nil

@@ -3,15 +3,15 @@
 // with '.' gets one more '.' — also after a bare CR, so "x\r.\n" can never end
 // the data early (SMTP smuggling). It does not write the final ".\r\n".
 
-public struct MessageEncoder: Sendable {
+struct MessageEncoder: Sendable {
     private var atLineStart = true
     private var lastWasCR = false
     private var sawBytes = false
 
-    public init() {}
+    init() {}
 
     /// Appends the encoded form of `input` to `output`.
-    public mutating func encode(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+    mutating func encode(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         if input.isEmpty { return }
         sawBytes = true
         output.reserveCapacity(output.count + input.count + input.count / 16 + 4)
@@ -37,11 +37,11 @@ public struct MessageEncoder: Sendable {
         }
     }
 
-    public mutating func encode(_ input: [UInt8], into output: inout [UInt8]) {
+    mutating func encode(_ input: [UInt8], into output: inout [UInt8]) {
         input.withUnsafeBytes { encode($0, into: &output) }
     }
 
     /// True when the message so far ends with a line ending (or is empty):
     /// only then may the final dot follow.
-    public var endsWithCompleteLine: Bool { atLineStart }
+    var endsWithCompleteLine: Bool { atLineStart }
 }

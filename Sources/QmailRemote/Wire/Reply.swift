@@ -1,15 +1,16 @@
 // One complete server reply: its code and its text as qmail keeps it for
-// reports (CRs dropped, cut at 5000 bytes). Parsing lives in ReplyReader.
+// reports (CRs dropped, cut at 5000 bytes). Parsing lives in ReplyReader,
+// meaning in ReplyCode.
 
-public struct Reply: Sendable, Equatable {
+struct Reply: Sendable, Equatable {
     /// The most reply text kept for a report, in bytes.
-    public static let textLimit = 5000
+    static let textLimit = 5000
 
-    public let code: ReplyCode
+    let code: ReplyCode
     /// Every line of the reply with its LF, CRs removed, cut at `textLimit`.
-    public let text: [UInt8]
+    let text: [UInt8]
 
-    public init(code: ReplyCode, text: [UInt8]) {
+    init(code: ReplyCode, text: [UInt8]) {
         self.code = code
         self.text = text
     }

@@ -3,28 +3,28 @@
 // reply. It bounds what a hostile server can make us read; it does not judge
 // codes (ReplyCode does).
 
-public enum ReplyError: Error, Sendable, Equatable {
+enum ReplyError: Error, Sendable, Equatable {
     /// The connection closed, failed or passed its deadline mid-reply.
     case connectionDied
     /// The reply went on past `ReplyReader.replyByteLimit` bytes.
     case tooLong
 }
 
-public struct ReplyReader {
+struct ReplyReader {
     /// The most raw bytes one reply may take, all lines together. RFC 5321
     /// lines are at most 512 bytes; this leaves room for long EHLO lists.
-    public static let replyByteLimit = 65536
+    static let replyByteLimit = 65536
 
     private var buffer: [UInt8]
     private var start = 0
     private var end = 0
 
-    public init(bufferSize: Int = 4096) {
+    init(bufferSize: Int = 4096) {
         buffer = [UInt8](unsafeUninitializedCapacity: bufferSize) { $1 = bufferSize }
     }
 
     /// Reads one whole reply.
-    public mutating func read(from connection: some Connection) throws(ReplyError) -> Reply {
+    mutating func read(from connection: some Connection) throws(ReplyError) -> Reply {
         var text: [UInt8] = []
         var code: ReplyCode?
         var rawCount = 0
@@ -60,6 +60,10 @@ public struct ReplyReader {
         }
         return Reply(code: code!, text: text)
     }
+
+    /// Bytes the server sent past the last whole reply, not read yet: on an
+    /// idle connection there must be none.
+    var hasUnreadBytes: Bool { start < end }
 
     private mutating func fill(from connection: some Connection) throws(ReplyError) {
         let count: Int

@@ -2,7 +2,7 @@
 // exactly the known fields, each of the right type (null is no value),
 // exactly one of message / message_base64, base64 that decodes.
 
-import QmailRemote
+import QmailSupport
 
 public struct JSONPayload: Sendable {
     public let sender: String

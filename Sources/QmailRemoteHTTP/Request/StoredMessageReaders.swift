@@ -1,5 +1,7 @@
 // Readers over a stored message for the core's MessageSource: one per
 // delivery, each with its own position, so domains can be delivered at once.
+// The gateway holds the whole message, so each reader also knows its facts
+// (size on the wire, 8-bit or not) for SIZE= and BODY=8BITMIME.
 
 import QmailRemote
 #if canImport(Glibc)
@@ -25,6 +27,12 @@ final class MemoryMessage: MessageSourceBox {
         }
         return count
     }
+
+    func facts() -> MessageFacts? {
+        var facts = MessageFacts(size: 0, eightBit: false)
+        bytes.withUnsafeBytes { facts.scan($0) }
+        return facts
+    }
 }
 
 final class SpoolMessage: MessageSourceBox {
@@ -34,13 +42,36 @@ final class SpoolMessage: MessageSourceBox {
     init(_ file: SpoolFile) { self.file = file }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(MessageReadError) -> Int {
+        let count = try read(into: buffer, at: position)
+        position += count
+        return count
+    }
+
+    /// Scanned with pread from the start; the reader's position stays.
+    func facts() -> MessageFacts? {
+        var facts = MessageFacts(size: 0, eightBit: false)
+        var chunk = [UInt8](unsafeUninitializedCapacity: 65536) { $1 = 65536 }
+        var offset = 0
         while true {
-            let count = pread(file.fd, buffer.baseAddress, min(buffer.count, file.size - position), off_t(position))
-            if count >= 0 {
-                position += count
-                return count
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { raw throws(MessageReadError) in
+                    try read(into: raw, at: offset)
+                }
+            } catch {
+                return nil
             }
-            if errno != EINTR { throw MessageReadError(errno: errno) }
+            if count == 0 { return facts }
+            chunk.withUnsafeBytes { facts.scan(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            offset += count
+        }
+    }
+
+    private func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(MessageReadError) -> Int {
+        while true {
+            let count = pread(file.fd, buffer.baseAddress, min(buffer.count, file.size - offset), off_t(offset))
+            if count >= 0 { return count }
+            if errno != EINTR { throw MessageReadError() }
         }
     }
 }

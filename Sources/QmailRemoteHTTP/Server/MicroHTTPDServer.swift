@@ -6,6 +6,7 @@
 internal import CMicroHTTPD
 import Logging
 import QmailRemote
+import QmailSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc

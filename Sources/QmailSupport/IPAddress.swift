@@ -85,7 +85,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         guard ipv6 else { return nil }
         let tag = Array("IPv6:".utf8)
         if bracketed, bytes.count > tag.count,
-            HostNameBytes.lowercased(Array(bytes[0..<tag.count])) == HostNameBytes.lowercased(tag)
+            ASCII.lowercased(bytes[0..<tag.count]) == ASCII.lowercased(tag)
         {
             bytes = Array(bytes[tag.count...])
         }
@@ -110,11 +110,4 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     public static let any = IPAddress(0, 0, 0, 0)
     /// ::, the IPv6 counterpart.
     public static let anyV6 = IPAddress(v6: [UInt8](repeating: 0, count: 16))!
-}
-
-/// ASCII case folding for host texts, shared by parsing and matching.
-enum HostNameBytes {
-    static func lowercased(_ text: [UInt8]) -> [UInt8] {
-        text.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-    }
 }

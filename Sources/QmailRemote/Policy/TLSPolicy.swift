@@ -3,9 +3,11 @@
 // patch's files for the server's name (control/tlshosts/<name>.pem: verify
 // against that CA; control/notlshosts/<name>: never), else "may". The
 // patch's directories are listed and compared, never opened by a name that
-// came from DNS.
+// came from DNS. What one connection then does is its TLSPlan.
 
-public enum TLSLevel: String, Sendable, Equatable {
+import QmailSupport
+
+enum TLSLevel: String, Sendable, Equatable {
     /// Never STARTTLS.
     case none
     /// STARTTLS when offered; when the handshake fails, once more in plain text.
@@ -15,21 +17,21 @@ public enum TLSLevel: String, Sendable, Equatable {
     /// TLS required, the chain and the name checked.
     case verify
 
-    public var isRequired: Bool { self == .encrypt || self == .verify }
+    var isRequired: Bool { self == .encrypt || self == .verify }
 }
 
-public struct TLSRequirement: Sendable, Equatable {
-    public var level: TLSLevel
+struct TLSRequirement: Sendable, Equatable {
+    var level: TLSLevel
     /// Trusted CAs for `verify`; nil: the system's store.
-    public var caFile: String?
+    var caFile: String?
 
-    public init(level: TLSLevel, caFile: String? = nil) {
+    init(level: TLSLevel, caFile: String? = nil) {
         self.level = level
         self.caFile = caFile
     }
 }
 
-public struct TLSPolicy: Sendable, Equatable {
+struct TLSPolicy: Sendable, Equatable {
     private var table = HostTable<TLSRequirement>()
     /// Names (lowercased) with control/tlshosts/<name>.pem, to that entry's file name.
     private var tlsHosts: [[UInt8]: String] = [:]
@@ -37,25 +39,25 @@ public struct TLSPolicy: Sendable, Equatable {
     private var noTLSHosts: Set<[UInt8]> = []
     private var controlDirectory = ""
 
-    public init() {}
+    init() {}
 
     /// Parses tlspolicy lines; a CA file not starting with "/" is in the
     /// control directory. A bad line is an error, as a broken route is.
     /// `tlsHosts` and `noTLSHosts` are the entries of those directories.
-    public init(
+    init(
         lines: [[UInt8]], controlDirectory: String, tlsHosts: [[UInt8]] = [], noTLSHosts: [[UInt8]] = [],
         file: String = "tlspolicy"
     ) throws(ControlError) {
         self.controlDirectory = controlDirectory
         for entry in tlsHosts where entry.count > 4 && entry.suffix(4).elementsEqual(".pem".utf8) {
-            self.tlsHosts[HostName.lowercased(Array(entry.dropLast(4)))] = String(decoding: entry, as: UTF8.self)
+            self.tlsHosts[ASCII.lowercased(Array(entry.dropLast(4)))] = String(decoding: entry, as: UTF8.self)
         }
-        self.noTLSHosts = Set(noTLSHosts.map(HostName.lowercased))
+        self.noTLSHosts = Set(noTLSHosts.map(ASCII.lowercased))
         for (number, line) in lines.enumerated() {
             if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
             let fields = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count >= 2,
-                let level = TLSLevel(rawValue: String(decoding: HostName.lowercased(Array(fields[1])), as: UTF8.self))
+                let level = TLSLevel(rawValue: String(decoding: ASCII.lowercased(Array(fields[1])), as: UTF8.self))
             else {
                 throw ControlError(
                     file: file, reason: "line \(number + 1): give domain:none|may|encrypt|verify[:cafile]")
@@ -70,9 +72,9 @@ public struct TLSPolicy: Sendable, Equatable {
     }
 
     /// What applies to a delivery to `host` through the server called `serverName`.
-    public func requirement(host: [UInt8], serverName: [UInt8]) -> TLSRequirement {
+    func requirement(host: [UInt8], serverName: [UInt8]) -> TLSRequirement {
         if let explicit = table.lookup(host) { return explicit }
-        let name = HostName.lowercased(serverName)
+        let name = ASCII.lowercased(serverName)
         if let entry = tlsHosts[name] {
             // The path is the directory's own entry, not the name from DNS.
             return TLSRequirement(level: .verify, caFile: controlDirectory + "/tlshosts/" + entry)

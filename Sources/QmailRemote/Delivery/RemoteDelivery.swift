@@ -1,0 +1,166 @@
+// The delivery core's entry point: one envelope, one message, one
+// configuration in; one DeliveryReport out. Checks the arguments, finds the
+// servers, then tries them in order: first a connection kept in the cache
+// (the gateway's), then new connections honouring the tcpto tables and
+// timeoutconnect, each running one SMTP conversation; under TLS "may" a
+// failed handshake is followed by one more connection in plain text. Never
+// throws: every failure is a report.
+
+import QmailSupport
+
+public enum RemoteDelivery {
+    /// Delivers `message` as `qmail-remote host sender recipients...` would.
+    /// With `connections`, a connection may be taken from it and is given
+    /// back after a 250 to the final dot instead of QUIT.
+    public static func deliver(
+        _ request: DeliveryRequest, message: some MessageSource, configuration: Configuration,
+        resolver: (any Resolver)? = nil, connections: ConnectionCache? = nil
+    ) -> DeliveryReport {
+        deliver(
+            request, message: message, configuration: configuration,
+            resolver: resolver ?? SystemResolver(servers: configuration.dnsServers), connector: SystemConnector(),
+            connections: connections)
+    }
+
+    static func deliver(
+        _ request: DeliveryRequest, message: some MessageSource, configuration: Configuration,
+        resolver: any Resolver, connector: some Connector, connections: ConnectionCache?,
+        localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current
+    ) -> DeliveryReport {
+        if let problem = MailboxText.problem(in: request.sender) {
+            return DeliveryReport(failure: LocalFailure.unsendableSender(problem).report)
+        }
+        let recipients = request.recipients.map { (address: $0, problem: MailboxText.problem(in: $0)) }
+        if recipients.allSatisfy({ $0.problem != nil }) {
+            return DeliveryReport(
+                recipientReports: recipients.map { LocalFailure.unsendableRecipient($0.problem!).report },
+                messageReport: LocalFailure.noSendableRecipient.report)
+        }
+        guard HostName.isDeliverable(request.host, ipv6: configuration.esmtp) else {
+            return DeliveryReport(failure: LocalFailure.noSuchHost(request.host).report)
+        }
+
+        let route = configuration.routes.route(for: request.host)
+        let finder = MailExchangers(
+            resolver: resolver, ipv6: configuration.esmtp, preference: configuration.addressPreference,
+            localAddresses: localAddresses)
+        let destinations: DestinationList
+        switch finder.destinations(for: request.host, route: route) {
+        case .success(let found): destinations = found
+        case .failure(let failure): return DeliveryReport(failure: failure.report)
+        }
+
+        let attempt = Attempt(
+            request: request, recipients: recipients, configuration: configuration, credentials: route?.credentials,
+            port: destinations.port, connector: connector, connections: connections)
+        if let report = attempt.reuse(destinations.servers, message: message) { return report }
+        return attempt.connect(destinations.servers, message: message)
+    }
+}
+
+/// One delivery's tries, server by server.
+private struct Attempt<Network: Connector> {
+    let request: DeliveryRequest
+    let recipients: [(address: [UInt8], problem: MailboxText.Problem?)]
+    let configuration: Configuration
+    let credentials: Credentials?
+    let port: UInt16
+    let connector: Network
+    let connections: ConnectionCache?
+
+    /// A cached connection to any of the servers, in their order. One that
+    /// turns out stale sends the delivery on to new connections, as if the
+    /// cache had been empty.
+    func reuse(_ servers: [Destination], message: some MessageSource) -> DeliveryReport? {
+        guard let connections, connections.reuseEnabled else { return nil }
+        for server in servers {
+            guard
+                case .success(let plan) = TLSPlan.plan(
+                    for: server, host: request.host, port: port, configuration: configuration),
+                let session = connections.take(key(server, plan))
+            else { continue }
+            var conversation = conversation(
+                server, opening: .reused(session.extensions, tls: session.tls),
+                mayKeep: connections.mayKeep(afterCarrying: session.messagesCarried))
+            let ending = session.converse(
+                &conversation, message: message, proceed: request.proceed,
+                secure: { _ in .failure(.failed("TLS is already in place")) })
+            switch ending {
+            case .report(let report, let disposal):
+                connections.noteReused()
+                if disposal == .keep { connections.put(session, key: key(server, plan)) }
+                return report
+            case .stale, .retryInPlainText:
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// New connections, server by server: addresses that timed out recently
+    /// are skipped (tcpto); the first conversation that starts is the report.
+    func connect(_ servers: [Destination], message: some MessageSource) -> DeliveryReport {
+        let table = configuration.connectTimeouts
+        servers: for server in servers {
+            let verdict = table?.verdict(for: server.address) ?? .unknown
+            if verdict == .skip { continue }
+            var plan: TLSPlan
+            switch TLSPlan.plan(for: server, host: request.host, port: port, configuration: configuration) {
+            case .success(let planned): plan = planned
+            case .failure(let failure): return DeliveryReport(failure: failure.report)
+            }
+            // Twice at most: the second time in plain text, after a failed
+            // handshake under "may".
+            for attempt in 0..<2 {
+                let source = server.address.family == .v4 ? configuration.outgoingIPv4 : configuration.outgoingIPv6
+                let connection: any Connection
+                switch connector.connect(
+                    to: server.address, port: port, from: source, connectTimeout: configuration.timeoutConnect,
+                    ioTimeout: configuration.timeoutRemote)
+                {
+                case .success(let connected): connection = connected
+                case .failure(.timedOut):
+                    table?.recordTimeout(server.address)
+                    continue servers
+                case .failure(.failed):
+                    continue servers
+                }
+                if attempt == 0 && verdict == .timedOutBefore { table?.recordSuccess(server.address) }
+                connections?.noteOpened()
+                let session = SMTPSession(connection: connection, ip: server.address)
+                var conversation = conversation(
+                    server, opening: .fresh(plan), mayKeep: connections?.mayKeep(afterCarrying: 0) ?? false)
+                let ending = session.converse(
+                    &conversation, message: message, proceed: request.proceed,
+                    secure: { [connector, plan] in connector.secure($0, plan: plan) })
+                switch ending {
+                case .report(let report, let disposal):
+                    if disposal == .keep, let connections { connections.put(session, key: key(server, plan)) }
+                    return report
+                case .retryInPlainText:
+                    plan.level = .none
+                case .stale:
+                    preconditionFailure("a new connection is never stale")
+                }
+            }
+        }
+        return DeliveryReport(failure: LocalFailure.noConnection.report)
+    }
+
+    private func conversation(
+        _ server: Destination, opening: SMTPConversation.Opening, mayKeep: Bool
+    ) -> SMTPConversation {
+        SMTPConversation(
+            ip: server.address, helohost: configuration.helohost, sender: request.sender, recipients: recipients,
+            esmtp: configuration.esmtp, credentials: configuration.esmtp ? credentials : nil, opening: opening,
+            mayKeep: mayKeep)
+    }
+
+    private func key(_ server: Destination, _ plan: TLSPlan) -> SessionKey {
+        SessionKey(
+            address: server.address, port: port,
+            source: server.address.family == .v4 ? configuration.outgoingIPv4 : configuration.outgoingIPv6,
+            helohost: configuration.helohost, esmtp: configuration.esmtp, tls: plan,
+            credentials: configuration.esmtp ? credentials : nil)
+    }
+}

@@ -1,0 +1,80 @@
+// The conversation's opening on a new connection: the greeting, EHLO (HELO
+// when EHLO is refused, or in the classic conversation), STARTTLS and EHLO
+// again when the plan asks for TLS and the server offers it, and SMTPS's
+// handshake before the greeting. One check of the certificate for both ways
+// TLS starts.
+
+extension SMTPConversation {
+    /// TLS required and not in place yet.
+    private var tlsRequired: Bool { tls == nil && plan.isRequired }
+
+    mutating func greeting(_ reply: Reply) -> Action {
+        guard reply.code.verdict(at: .greeting) == .accepted else {
+            return finish(RemoteReport.greetingFailed(ip: ip, reply: reply), .quit)
+        }
+        return esmtp ? send(Command.ehlo(helohost), then: .firstEHLO) : send(Command.helo(helohost), then: .helo)
+    }
+
+    mutating func firstEHLO(_ reply: Reply) -> Action {
+        switch reply.code.verdict(at: .firstEHLO) {
+        case .accepted:
+            extensions = Extensions(ehloReply: reply)
+            guard tls == nil, plan.level != .none else { return loginOrTransaction() }
+            if extensions.has("STARTTLS") { return send(Command.startTLS, then: .startTLS) }
+            if tlsRequired { return finish(LocalFailure.startTLSNotOffered(ip).report, .quit) }
+            return loginOrTransaction()
+        case .permanent:
+            // Refused: HELO is worth a try, unless TLS is required (HELO has no STARTTLS).
+            if tlsRequired { return finish(LocalFailure.startTLSNotOffered(ip).report, .quit) }
+            return send(Command.helo(helohost), then: .helo)
+        case .temporary:
+            return finish(RemoteReport.nameRejected(ip: ip, reply: reply), .quit)
+        }
+    }
+
+    mutating func helo(_ reply: Reply) -> Action {
+        guard reply.code.verdict(at: .hello) == .accepted else {
+            return finish(RemoteReport.nameRejected(ip: ip, reply: reply), .quit)
+        }
+        extensions = Extensions()
+        return esmtp ? loginOrTransaction() : beginTransaction()
+    }
+
+    mutating func startTLSReply(_ reply: Reply) -> Action {
+        guard reply.code.verdict(at: .startTLS) == .accepted else {
+            if tlsRequired { return finish(RemoteReport.startTLSRefused(ip: ip, reply: reply), .quit) }
+            return loginOrTransaction()
+        }
+        state = .handshake(implicit: false)
+        return .startTLS
+    }
+
+    mutating func tlsStarted(_ summary: TLSSummary, implicit: Bool) -> Action {
+        tls = summary
+        if plan.level == .verify && !summary.verified {
+            let refusal = LocalFailure.certificateNotVerified(
+                ip, name: plan.serverName, reason: summary.verifyProblem ?? "")
+            // Before the greeting (SMTPS) nothing was said, so nothing is to be ended.
+            return finish(refusal.report, implicit ? .close : .quit)
+        }
+        if implicit {
+            state = .greeting
+            return .receive
+        }
+        // RFC 3207: forget what was said before TLS, and ask again.
+        return send(Command.ehlo(helohost), then: .ehloAfterTLS)
+    }
+
+    mutating func tlsFailed(_ failure: TLSFailure, implicit: Bool) -> Action {
+        if !implicit && plan.level == .may { return end(.retryInPlainText) }
+        return finish(LocalFailure.tlsHandshakeFailed(ip, reason: failure.reason).report, .close)
+    }
+
+    mutating func ehloAfterTLS(_ reply: Reply) -> Action {
+        guard reply.code.verdict(at: .hello) == .accepted else {
+            return finish(RemoteReport.nameRejected(ip: ip, reply: reply), .quit)
+        }
+        extensions = Extensions(ehloReply: reply)
+        return loginOrTransaction()
+    }
+}
