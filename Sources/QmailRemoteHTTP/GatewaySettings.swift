@@ -19,13 +19,18 @@ public struct GatewaySettings: Sendable {
     /// Raw bodies larger than this go to a temporary file here.
     public var spoolThresholdBytes: Int
     public var spoolDirectory: String
+    /// Seconds an SMTP connection waits for the next message; 0: no reuse.
+    public var smtpReuseIdleSeconds: Int
+    /// Messages one SMTP connection carries at most.
+    public var smtpReuseMessages: Int
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8025)!,
         tokens: [String] = [], maxMessageBytes: Int = 26_214_400, maxRecipients: Int = 100,
         concurrency: Int = 20, queueLength: Int = 200, drainTimeoutSeconds: Int = 60,
         maxConnections: Int = 1024, idleTimeoutSeconds: Int = 60,
-        spoolThresholdBytes: Int = 262_144, spoolDirectory: String = "/tmp"
+        spoolThresholdBytes: Int = 262_144, spoolDirectory: String = "/tmp",
+        smtpReuseIdleSeconds: Int = 5, smtpReuseMessages: Int = 100
     ) {
         self.listen = listen
         self.tokens = tokens
@@ -38,6 +43,8 @@ public struct GatewaySettings: Sendable {
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.spoolThresholdBytes = spoolThresholdBytes
         self.spoolDirectory = spoolDirectory
+        self.smtpReuseIdleSeconds = smtpReuseIdleSeconds
+        self.smtpReuseMessages = smtpReuseMessages
     }
 
     /// The most bytes a JSON body may have: room for base64 (4/3) and JSON

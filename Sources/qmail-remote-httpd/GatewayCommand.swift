@@ -69,6 +69,18 @@ struct GatewayCommand: ParsableCommand {
     )
     var spoolThreshold: Int?
 
+    @Option(
+        help:
+            "Seconds an SMTP connection is kept idle for the next message to the same server; 0 turns reuse off. (env QMAIL_REMOTE_HTTPD_SMTP_REUSE_IDLE, default 5)"
+    )
+    var smtpReuseIdle: Int?
+
+    @Option(
+        help:
+            "Messages one SMTP connection carries at most. (env QMAIL_REMOTE_HTTPD_SMTP_REUSE_MESSAGES, default 100)"
+    )
+    var smtpReuseMessages: Int?
+
     @Flag(
         help:
             "Check GET /healthz of the gateway at the listen address; exit 0 when it answers 200 (for container health checks)."
@@ -93,10 +105,13 @@ struct GatewayCommand: ParsableCommand {
         sigaddset(&signals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let metrics = Metrics()
+        let connections = ConnectionCache(
+            idleSeconds: settings.smtpReuseIdleSeconds, messagesPerConnection: settings.smtpReuseMessages,
+            connectionsPerDestination: settings.concurrency)
+        let metrics = Metrics(connections: connections)
         let service = DeliveryService(
             limiter: DeliveryLimiter(limit: settings.concurrency, queueLength: settings.queueLength),
-            environment: .process, metrics: metrics,
+            environment: .process, metrics: metrics, connections: connections,
             complain: { logger.error("installation", metadata: ["problem": "\($0)"]) })
         let server: MicroHTTPDServer
         do {
@@ -117,6 +132,7 @@ struct GatewayCommand: ParsableCommand {
         sigwait(&signals, &received)
         logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
         let cutOff = server.drain(timeoutSeconds: settings.drainTimeoutSeconds)
+        connections.closeAll()
         logger.info("stopped", metadata: ["requests_cut_off": "\(cutOff)"])
     }
 
@@ -138,6 +154,10 @@ struct GatewayCommand: ParsableCommand {
             idleTimeout, "IDLE_TIMEOUT", settings.idleTimeoutSeconds, "--idle-timeout")
         settings.spoolThresholdBytes = try number(
             spoolThreshold, "SPOOL_THRESHOLD", settings.spoolThresholdBytes, "--spool-threshold", minimum: 0)
+        settings.smtpReuseIdleSeconds = try number(
+            smtpReuseIdle, "SMTP_REUSE_IDLE", settings.smtpReuseIdleSeconds, "--smtp-reuse-idle", minimum: 0)
+        settings.smtpReuseMessages = try number(
+            smtpReuseMessages, "SMTP_REUSE_MESSAGES", settings.smtpReuseMessages, "--smtp-reuse-messages")
         settings.spoolDirectory =
             spoolDir ?? environment("SPOOL_DIR") ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
 

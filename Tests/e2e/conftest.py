@@ -143,10 +143,16 @@ class Answer:
 
 
 class Gateway:
-    """The real qmail-remote-httpd on a loopback port, with a qmail home."""
+    """The real qmail-remote-httpd on a loopback port, with a qmail home.
 
-    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True):
+    SMTP connection reuse is off unless `reuse`: a test of one delivery then
+    sees its whole conversation, QUIT included, when the answer comes (with
+    reuse the QUIT waits for the idle time). test_reuse.py runs with it on."""
+
+    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False):
         self.home = home
+        if not reuse:
+            args = ("--smtp-reuse-idle", "0", *args)
         self.host = host
         self.port = port or free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
         listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"

@@ -74,6 +74,7 @@ public struct DeliveryAnswer: Sendable {
                             })
                     ),
                     ("tls", tls),
+                    ("reused", .bool(result.report.reused)),
                 ])
             })
         let body = JSONValue.object([

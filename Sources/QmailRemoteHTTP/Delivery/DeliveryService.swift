@@ -16,17 +16,20 @@ public final class DeliveryService: Sendable {
     public let limiter: DeliveryLimiter
     public let environment: Environment
     public let metrics: Metrics
+    /// SMTP connections kept between deliveries; nil: a connection per delivery.
+    public let connections: ConnectionCache?
     /// Called with a diagnostic when the installation cannot be read.
     let complain: @Sendable (String) -> Void
     private let configurations: ConfigurationCache
 
     public init(
         limiter: DeliveryLimiter, environment: Environment, metrics: Metrics,
-        complain: @escaping @Sendable (String) -> Void
+        connections: ConnectionCache? = nil, complain: @escaping @Sendable (String) -> Void
     ) {
         self.limiter = limiter
         self.environment = environment
         self.metrics = metrics
+        self.connections = connections
         self.complain = complain
         self.configurations = ConfigurationCache(environment: environment)
     }
@@ -42,7 +45,7 @@ public final class DeliveryService: Sendable {
         let (configuration, fresh) = configurations.current()
         if fresh, case .failure(let error) = configuration { complain(error.diagnostic) }
         let jobs: [@Sendable () -> GroupResult] = groups.map { group in
-            { [limiter, metrics] in
+            { [limiter, metrics, connections] in
                 limiter.acquire()
                 metrics.deliveryStarted()
                 let started = Clock.seconds()
@@ -52,7 +55,8 @@ public final class DeliveryService: Sendable {
                 let report: DeliveryReport
                 switch configuration {
                 case .success(let configuration):
-                    report = RemoteDelivery.deliver(request, message: message.reader(), configuration: configuration)
+                    report = RemoteDelivery.deliver(
+                        request, message: message.reader(), configuration: configuration, connections: connections)
                 case .failure(let error):
                     report = DeliveryReport(failure: error.failure.report)
                 }

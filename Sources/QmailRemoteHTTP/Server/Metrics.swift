@@ -1,6 +1,7 @@
 // Counters for GET /metrics, rendered in the Prometheus text format:
 // deliveries and recipients by outcome, a delivery duration histogram,
-// deliveries in flight, HTTP requests by status.
+// deliveries in flight, HTTP requests by status, SMTP connections opened,
+// reused and idle.
 
 import QmailRemote
 
@@ -23,8 +24,9 @@ public final class Metrics: @unchecked Sendable {
 
     private let lock = Lock()
     private var state = State()
+    private let connections: ConnectionCache?
 
-    public init() {}
+    public init(connections: ConnectionCache? = nil) { self.connections = connections }
 
     private static func index(_ outcome: Outcome) -> Int { outcomes.firstIndex(of: outcome) ?? 0 }
 
@@ -78,6 +80,18 @@ public final class Metrics: @unchecked Sendable {
         out += "qmail_remote_httpd_delivery_duration_seconds_count \(s.durationCount)\n"
         family("qmail_remote_httpd_deliveries_in_flight", "gauge", "SMTP deliveries running now.")
         out += "qmail_remote_httpd_deliveries_in_flight \(s.inFlight)\n"
+        if let connections {
+            let counts = connections.currentCounts
+            family("qmail_remote_httpd_smtp_connections_opened_total", "counter", "New SMTP connections opened.")
+            out += "qmail_remote_httpd_smtp_connections_opened_total \(counts.opened)\n"
+            family(
+                "qmail_remote_httpd_smtp_connections_reused_total", "counter",
+                "Deliveries that ran on an SMTP connection kept from an earlier one.")
+            out += "qmail_remote_httpd_smtp_connections_reused_total \(counts.reused)\n"
+            family(
+                "qmail_remote_httpd_smtp_connections_idle", "gauge", "SMTP connections waiting for the next message.")
+            out += "qmail_remote_httpd_smtp_connections_idle \(connections.idleConnections)\n"
+        }
         family("qmail_remote_httpd_http_requests_total", "counter", "HTTP requests answered, by status.")
         for (status, count) in s.requests.enumerated() where count > 0 {
             out += "qmail_remote_httpd_http_requests_total{status=\"\(status)\"} \(count)\n"
