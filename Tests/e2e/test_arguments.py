@@ -122,3 +122,41 @@ def test_unreadable_message_is_temporary(home, smtp):
     assert result.returncode == 0
     assert result.stdout == b"r\0ZUnable to read message. (#4.3.0)\n\0"
     assert b"\r\n.\r\n" not in server.received
+
+
+def address(length, domain="@x.test"):
+    """An address of `length` octets as sent, local part unquoted."""
+    return "a" * (length - len(domain)) + domain
+
+
+@pytest.mark.parametrize("esmtp", ["0", "1"])
+def test_the_longest_address_that_fits_a_command_line_is_sent(home, smtp, esmtp):
+    home.control("esmtp", esmtp + "\n")
+    longest = address(450)   # MAIL FROM:< + 450 + > + SIZE, BODY, SMTPUTF8 + CRLF = 512
+    hello = OK if esmtp == "0" else b"250-x\r\n250 8BITMIME\r\n"
+    server = smtp(GREETING, hello, OK, OK, GO_AHEAD, OK)
+    home.route_to(server)
+    out = home.run("x.test", longest, longest)
+    server.wait()
+    assert out == b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 ok\n\0"
+    assert b"RCPT TO:<" + longest.encode() + b">\r\n" in server.received
+
+
+def test_a_recipient_too_long_for_a_command_line_is_refused_in_place(home, smtp):
+    server = smtp(GREETING, OK, OK, OK, GO_AHEAD, OK)
+    home.route_to(server)
+    quoted = ("a b" * 148)[:442] + "@x.test"   # 449 octets as given, 451 once quoted
+    out = home.run("x.test", "a@b.test", address(451), quoted, "u@x.test")
+    server.wait()
+    too_long = b"hRecipient address is too long for an SMTP command line. (#5.1.3)\n\0"
+    assert out == too_long * 2 + b"r\0K127.0.0.1 accepted message.\nRemote host said: 250 ok\n\0"
+    assert server.received.count(b"RCPT TO:") == 1
+
+
+def test_a_sender_too_long_for_a_command_line_is_refused_before_connecting(home, smtp):
+    server = smtp(*good_conversation())
+    home.route_to(server)
+    out = home.run("x.test", address(451), "u@x.test")
+    server.close()
+    assert out == b"DSender address is too long for an SMTP command line. (#5.1.7)\n\0"
+    assert server.connections == 0

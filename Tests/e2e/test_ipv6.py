@@ -193,6 +193,30 @@ def test_ipv6_connect_timeouts_go_to_tcpto6(v6home):
         s.close()
 
 
+def test_the_first_ipv6_connect_timeout_makes_tcpto6(v6home):
+    table = v6home.path / "queue" / "lock" / "tcpto6"
+    assert not table.exists()
+    listener = socket.socket(socket.AF_INET6)
+    listener.setsockopt(socket.SOL_IP, 15, 1)
+    listener.bind(("fd00::31", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket(socket.AF_INET6) for _ in range(2)]
+    for f in fillers:
+        f.setblocking(False)
+        f.connect_ex(("fd00::31", port))
+    time.sleep(0.2)
+    v6home.control("timeoutconnect", "1\n")
+    v6home.control("smtproutes", f"x.test:[fd00::31]:{port}\n")
+    assert v6home.run("x.test", "a@b.test", "u@x.test") == \
+        b"ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n\0"
+    data = table.read_bytes()
+    assert len(data) == 2048
+    assert data[:16] == socket.inet_pton(socket.AF_INET6, "fd00::31") and data[16] == 1 and data[32:] == b"\0" * 2016
+    for s in fillers + [listener]:
+        s.close()
+
+
 def test_gateway_json_carries_ipv6_texts(v6home, smtp, gateway):
     smtp(GREETING, EHLO, OK, b"550 5.1.1 unknown\r\n", host="fd00::30", port=25)
     g = gateway()

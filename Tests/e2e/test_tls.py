@@ -7,6 +7,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import socket
 import ssl
 import threading
 
@@ -404,3 +405,109 @@ def test_gateway_answer_says_tls_version_cipher_and_verification(tls_home, tls_s
     assert answer.status == 200
     tls = answer.json["deliveries"][0]["tls"]
     assert tls["version"].startswith("TLSv1.") and tls["cipher"] and tls["verified"] is True
+
+
+# --- how TLS ends --------------------------------------------------------------
+
+class TLSEndRecorder:
+    """One connection: (for STARTTLS: greeting, EHLO offering STARTTLS, 220),
+    the handshake with `kind`'s certificate, then one reply per command line
+    read (the message read whole after a 354), then it reads to the end and
+    records how TLS ended: "close_notify" when the client said so, else what
+    went wrong ("abrupt" for a TCP close without it)."""
+
+    def __init__(self, pki, kind, implicit, replies=(), port=0):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        self.context = server_context(pki, kind)
+        self.implicit, self.replies = implicit, list(replies)
+        self.received, self.ending = b"", None
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.listener.accept()
+        conn.settimeout(10)
+        try:
+            if not self.implicit:
+                conn.sendall(GREETING)
+                self.read_line(conn)
+                conn.sendall(b"250-tls.test\r\n250 STARTTLS\r\n")
+                self.read_line(conn)
+                conn.sendall(b"220 go ahead\r\n")
+            tls = self.context.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False)
+            if self.implicit and self.replies:
+                tls.sendall(GREETING)
+            last = b""
+            for reply in self.replies:
+                self.received += self.read_until(tls, b"\r\n.\r\n" if last.startswith(b"354") else b"\r\n")
+                tls.sendall(reply)
+                last = reply
+            while True:
+                data = tls.recv(4096)
+                if not data:
+                    self.ending = "close_notify"
+                    return
+                self.received += data
+        except ssl.SSLEOFError:
+            self.ending = "abrupt"
+        except (OSError, ssl.SSLError) as error:
+            self.ending = repr(error)
+        finally:
+            conn.close()
+            self.listener.close()
+
+    @staticmethod
+    def read_line(conn):
+        line = b""
+        while not line.endswith(b"\n"):
+            line += conn.recv(1)
+        return line
+
+    @staticmethod
+    def read_until(tls, marker):
+        data = b""
+        while not data.endswith(marker):
+            chunk = tls.recv(1)
+            if not chunk:
+                raise ssl.SSLEOFError("closed early")
+            data += chunk
+        return data
+
+    def result(self):
+        self.thread.join(15)
+        return self.ending
+
+
+def test_a_certificate_refused_under_verify_ends_tls_cleanly(tls_home, pki):
+    server = TLSEndRecorder(pki, "wrong-name", implicit=False)
+    tls_home.control("smtproutes", f"x.test:127.0.0.1:{server.port}\n")
+    tls_home.control("tlspolicy", "x.test:verify:test-ca.pem\n")
+    out = tls_home.run("x.test", "a@b.test", "u@x.test", message=MESSAGE)
+    assert out.startswith(b"ZConnected to 127.0.0.1 but its certificate for 127.0.0.1 was not verified: ")
+    assert server.result() == "close_notify"
+    assert server.received == b"QUIT\r\n"
+
+
+@needs_netns
+def test_smtps_with_a_refused_certificate_ends_tls_cleanly(tls_home, pki):
+    server = TLSEndRecorder(pki, "expired", implicit=True, port=465)
+    tls_home.control("smtproutes", "x.test:127.0.0.1:465\n")
+    tls_home.control("tlspolicy", "x.test:verify:test-ca.pem\n")
+    out = tls_home.run("x.test", "a@b.test", "u@x.test", message=MESSAGE)
+    assert out.startswith(b"ZConnected to 127.0.0.1 but its certificate for 127.0.0.1 was not verified: ")
+    assert server.result() == "close_notify"
+    assert server.received == b""
+
+
+def test_a_delivery_over_tls_ends_with_quit_and_close_notify(tls_home, pki):
+    replies = [b"250 tls.test\r\n", OK, OK, GO_AHEAD, b"250 2.0.0 queued\r\n"]
+    server = TLSEndRecorder(pki, "valid", implicit=False, replies=replies)
+    tls_home.control("smtproutes", f"x.test:127.0.0.1:{server.port}\n")
+    tls_home.control("tlspolicy", "x.test:verify:test-ca.pem\n")
+    assert accepted(tls_home.run("x.test", "a@b.test", "u@x.test", message=MESSAGE))
+    assert server.result() == "close_notify"
+    assert server.received.endswith(b"secret body\r\n.\r\nQUIT\r\n")
