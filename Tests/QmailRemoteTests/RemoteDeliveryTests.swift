@@ -212,16 +212,24 @@ import Glibc
         ConnectionCache(idleTimeout: .seconds(60), messagesPerConnection: messages, connectionsPerDestination: 2)
     }
 
-    @Test func aSecondDeliveryReusesTheConnection() throws {
-        let connections = cache()
-        defer { connections.closeAll() }
+    /// A first delivery over `connection` to mx1, kept in a new cache.
+    func kept(
+        _ connection: any Connection, messages: Int = 100
+    ) throws -> (ConnectionCache, FakeConnector, Configuration) {
+        let connections = cache(messages: messages)
         let connector = FakeConnector()
-        let connection = ScriptedConnection(keepable)
         connector.answer(mx1, .connection(connection))
         let configuration = try configuration()
-        let first = deliver(connector, configuration, connections: connections)
-        #expect(first.messageReport == accepted(mx1, "250 one") && !first.reused)
-        #expect(!connection.closed && connections.idleConnections == 1)
+        #expect(!deliver(connector, configuration, connections: connections).reused)
+        #expect(connections.idleConnections == 1)
+        return (connections, connector, configuration)
+    }
+
+    @Test func aSecondDeliveryReusesTheConnection() throws {
+        let connection = ScriptedConnection(keepable)
+        let (connections, connector, configuration) = try kept(connection)
+        defer { connections.closeAll() }
+        #expect(!connection.closed && !connection.writtenText.hasSuffix("QUIT\r\n"))
         connection.add("250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n")
         connection.add("250 two\r\n")
         let second = deliver(connector, configuration, message: BytesMessage("second\n"), connections: connections)
@@ -234,13 +242,9 @@ import Glibc
     }
 
     @Test func aConnectionTheServerClosedIsNotUsed() throws {
-        let connections = cache()
-        defer { connections.closeAll() }
-        let connector = FakeConnector()
         let old = ScriptedConnection(keepable)
-        connector.answer(mx1, .connection(old))
-        let configuration = try configuration()
-        _ = deliver(connector, configuration, connections: connections)
+        let (connections, connector, configuration) = try kept(old)
+        defer { connections.closeAll() }
         old.peerClosed = true
         connector.answer(mx1, .connection(ScriptedConnection(good)))
         let report = deliver(connector, configuration, connections: connections)
@@ -250,13 +254,9 @@ import Glibc
     }
 
     @Test func a421SentWhileIdleDropsTheConnectionUnused() throws {
-        let connections = cache()
-        defer { connections.closeAll() }
-        let connector = FakeConnector()
         let old = ScriptedConnection(keepable)
-        connector.answer(mx1, .connection(old))
-        let configuration = try configuration()
-        _ = deliver(connector, configuration, connections: connections)
+        let (connections, connector, configuration) = try kept(old)
+        defer { connections.closeAll() }
         let writtenBefore = old.written.count
         old.add("421 4.4.2 idle too long\r\n", unasked: true)
         let fresh = ScriptedConnection(good)
@@ -270,13 +270,9 @@ import Glibc
 
     @Test func aCachedConnectionThatDiesAtRSETCostsNothing() throws {
         for failure in ["421 4.4.2 closing\r\n", nil] {
-            let connections = cache()
-            defer { connections.closeAll() }
-            let connector = FakeConnector()
             let old = DelayedScript(keepable)
-            connector.answer(mx1, .connection(old))
-            let configuration = try configuration()
-            _ = deliver(connector, configuration, connections: connections)
+            let (connections, connector, configuration) = try kept(old)
+            defer { connections.closeAll() }
             old.afterNextWrite = failure
             let fresh = ScriptedConnection(good)
             connector.answer(mx1, .connection(fresh))
@@ -292,13 +288,9 @@ import Glibc
     }
 
     @Test func aRecipientRejectedOnAReusedConnectionIsReportedAsOnAFreshOne() throws {
-        let connections = cache()
-        defer { connections.closeAll() }
-        let connector = FakeConnector()
         let connection = ScriptedConnection(keepable)
-        connector.answer(mx1, .connection(connection))
-        let configuration = try configuration()
-        _ = deliver(connector, configuration, connections: connections)
+        let (connections, connector, configuration) = try kept(connection)
+        defer { connections.closeAll() }
         connection.add("250 reset\r\n250 ok\r\n550 5.1.1 no such user\r\n554 no valid recipients\r\n")
         let reused = deliver(connector, configuration, connections: connections)
         let fresh = FakeConnector()
@@ -315,13 +307,9 @@ import Glibc
     }
 
     @Test func theMessageLimitEndsAConnectionWithQUIT() throws {
-        let connections = cache(messages: 2)
-        defer { connections.closeAll() }
-        let connector = FakeConnector()
         let connection = ScriptedConnection(keepable)
-        connector.answer(mx1, .connection(connection))
-        let configuration = try configuration()
-        _ = deliver(connector, configuration, connections: connections)
+        let (connections, connector, configuration) = try kept(connection, messages: 2)
+        defer { connections.closeAll() }
         connection.add("250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n")
         connection.add("250 two\r\n")
         #expect(deliver(connector, configuration, connections: connections).reused)
@@ -330,17 +318,14 @@ import Glibc
     }
 
     @Test func anotherPlanOrNameGetsItsOwnConnection() throws {
-        let connections = cache()
+        let (connections, connector, configuration) = try kept(ScriptedConnection(keepable))
         defer { connections.closeAll() }
-        let connector = FakeConnector()
-        connector.answer(mx1, .connection(ScriptedConnection(keepable)))
-        _ = deliver(connector, try configuration(), connections: connections)
-        var renamed = try configuration()
+        var renamed = configuration
         renamed.helohost = Array("other.test".utf8)
         connector.answer(mx1, .connection(ScriptedConnection(good)))
         #expect(!deliver(connector, renamed, connections: connections).reused)
         connector.answer(mx1, .connection(ScriptedConnection(good)))
-        #expect(!deliver(connector, try configuration(["x.test:none"]), connections: connections).reused)
+        #expect(!deliver(connector, try self.configuration(["x.test:none"]), connections: connections).reused)
         #expect(connector.connects == [mx1, mx1, mx1])
     }
 

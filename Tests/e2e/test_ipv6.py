@@ -163,19 +163,26 @@ def test_outgoingip_that_is_not_ours_cannot_connect(v6home, smtp):
     assert server.connections == 0
 
 
-def test_ipv6_connect_timeouts_go_to_tcpto6(v6home):
-    table = v6home.path / "queue" / "lock" / "tcpto6"
-    table.write_bytes(b"\0" * 2048)
+def unanswered(address):
+    """A port on `address` whose backlog is full: a connect to it times out.
+    Returns the port and the sockets to close after."""
     listener = socket.socket(socket.AF_INET6)
     listener.setsockopt(socket.SOL_IP, 15, 1)
-    listener.bind(("fd00::29", 0))
+    listener.bind((address, 0))
     listener.listen(0)
     port = listener.getsockname()[1]
     fillers = [socket.socket(socket.AF_INET6) for _ in range(2)]
     for f in fillers:
         f.setblocking(False)
-        f.connect_ex(("fd00::29", port))
+        f.connect_ex((address, port))
     time.sleep(0.2)
+    return port, fillers + [listener]
+
+
+def test_ipv6_connect_timeouts_go_to_tcpto6(v6home):
+    table = v6home.path / "queue" / "lock" / "tcpto6"
+    table.write_bytes(b"\0" * 2048)
+    port, sockets = unanswered("fd00::29")
     v6home.control("timeoutconnect", "1\n")
     v6home.control("smtproutes", f"x.test:[fd00::29]:{port}\n")
     assert v6home.run("x.test", "a@b.test", "u@x.test") == \
@@ -189,23 +196,14 @@ def test_ipv6_connect_timeouts_go_to_tcpto6(v6home):
     assert v6home.run("x.test", "a@b.test", "u@x.test") == \
         b"ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n\0"
     assert time.monotonic() - started < 0.9
-    for s in fillers + [listener]:
+    for s in sockets:
         s.close()
 
 
 def test_the_first_ipv6_connect_timeout_makes_tcpto6(v6home):
     table = v6home.path / "queue" / "lock" / "tcpto6"
     assert not table.exists()
-    listener = socket.socket(socket.AF_INET6)
-    listener.setsockopt(socket.SOL_IP, 15, 1)
-    listener.bind(("fd00::31", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = [socket.socket(socket.AF_INET6) for _ in range(2)]
-    for f in fillers:
-        f.setblocking(False)
-        f.connect_ex(("fd00::31", port))
-    time.sleep(0.2)
+    port, sockets = unanswered("fd00::31")
     v6home.control("timeoutconnect", "1\n")
     v6home.control("smtproutes", f"x.test:[fd00::31]:{port}\n")
     assert v6home.run("x.test", "a@b.test", "u@x.test") == \
@@ -213,7 +211,7 @@ def test_the_first_ipv6_connect_timeout_makes_tcpto6(v6home):
     data = table.read_bytes()
     assert len(data) == 2048
     assert data[:16] == socket.inet_pton(socket.AF_INET6, "fd00::31") and data[16] == 1 and data[32:] == b"\0" * 2016
-    for s in fillers + [listener]:
+    for s in sockets:
         s.close()
 
 

@@ -130,6 +130,12 @@ def aiosmtpd_counting():
         controller.stop()
 
 
+def route(home, port, esmtp="1"):
+    """ESMTP (or classic) and x.test routed to the server on `port`."""
+    home.control("esmtp", esmtp + "\n")
+    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+
+
 def deliver(g, recipients=("u@x.test",), message=MESSAGE):
     answer = g.deliver({"sender": "a@b.test", "recipients": list(recipients), "host": "x.test", "message": message})
     return answer
@@ -154,8 +160,7 @@ def metric(g, name):
 @pytest.mark.parametrize("esmtp", ["0", "1"])
 def test_200_sequential_requests_make_a_handful_of_connections(home, gateway, aiosmtpd_counting, esmtp):
     port, counts = aiosmtpd_counting()
-    home.control("esmtp", esmtp + "\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port, esmtp)
     g = gateway(reuse=True)
     answers = [deliver(g, message=f"Subject: {i}\n\nmessage {i}\n") for i in range(200)]
     assert [a.status for a in answers] == [200] * 200
@@ -196,8 +201,7 @@ def test_starttls_and_login_happen_once_per_connection(home, gateway, aiosmtpd_c
 
 def test_a_server_that_closes_idle_connections_costs_no_message(home, gateway, aiosmtpd_counting):
     port, counts = aiosmtpd_counting(timeout=0.5)   # aiosmtpd closes a connection idle for 0.5 s
-    home.control("esmtp", "1\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port)
     g = gateway(reuse=True)
     assert deliver(g).status == 200
     assert wait_for(lambda: counts.closed == 1)
@@ -251,8 +255,7 @@ def test_a_server_killed_between_messages_costs_no_message(home, gateway):
     dump.chmod(0o777)
     port = free_port()
     sink = smtp_sink_process(port, dump)
-    home.control("esmtp", "1\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port)
     g = gateway(reuse=True)
     try:
         assert deliver(g, message="Subject: one\n\nbefore\n").status == 200
@@ -272,8 +275,7 @@ def test_a_server_killed_between_messages_costs_no_message(home, gateway):
 
 def test_a_rejected_recipient_on_a_reused_connection_reads_as_on_a_new_one(home, gateway, aiosmtpd_counting):
     port, counts = aiosmtpd_counting()
-    home.control("esmtp", "1\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port)
     reusing = gateway(reuse=True)
     assert deliver(reusing).status == 200
     reused = deliver(reusing, recipients=["nobody@x.test", "u@x.test"])
@@ -289,8 +291,7 @@ def test_a_rejected_recipient_on_a_reused_connection_reads_as_on_a_new_one(home,
 
 def test_shutdown_sends_quit_on_every_cached_connection(home, gateway, aiosmtpd_counting):
     port, counts = aiosmtpd_counting(data_delay=0.5)
-    home.control("esmtp", "1\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port)
     g = gateway(reuse=True)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(lambda _: deliver(g).status, range(4)))
@@ -304,8 +305,7 @@ def test_shutdown_sends_quit_on_every_cached_connection(home, gateway, aiosmtpd_
 
 def test_idle_connections_get_quit_when_their_time_is_up(home, gateway, aiosmtpd_counting):
     port, counts = aiosmtpd_counting()
-    home.control("esmtp", "1\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port)
     g = gateway("--smtp-reuse-idle", "1", reuse=True)
     assert deliver(g).status == 200
     assert counts.quits == 0
@@ -317,8 +317,7 @@ def test_idle_connections_get_quit_when_their_time_is_up(home, gateway, aiosmtpd
 
 def test_the_message_limit_per_connection(home, gateway, aiosmtpd_counting):
     port, counts = aiosmtpd_counting()
-    home.control("esmtp", "1\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port)
     g = gateway("--smtp-reuse-messages", "3", reuse=True)
     reused = [deliver(g).json["deliveries"][0]["reused"] for _ in range(7)]
     assert reused == [False, True, True, False, True, True, False]
@@ -328,8 +327,7 @@ def test_the_message_limit_per_connection(home, gateway, aiosmtpd_counting):
 
 def test_reuse_off_is_a_connection_per_message(home, gateway, aiosmtpd_counting):
     port, counts = aiosmtpd_counting()
-    home.control("esmtp", "1\n")
-    home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    route(home, port)
     g = gateway("--smtp-reuse-idle", "0", reuse=True)
     assert [deliver(g).json["deliveries"][0]["reused"] for _ in range(3)] == [False] * 3
     assert counts.connections == 3 and counts.resets == 0
