@@ -12,7 +12,7 @@ public enum ASCII {
     }
 
     /// A-Z to a-z; nothing else changes.
-    public static func lowercased(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+    @inlinable public static func lowercased(_ bytes: some Sequence<UInt8>) -> [UInt8] {
         bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
     }
 

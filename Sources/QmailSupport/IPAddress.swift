@@ -36,7 +36,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `a.b.c.d`, each part 0-255 in decimal, nothing else.
-    public init?(dotted text: some Collection<UInt8>) {
+    @inlinable public init?(dotted text: some Collection<UInt8>) {
         var parts: [UInt8] = []
         var value = -1
         for byte in text {
@@ -59,7 +59,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// IPv6 text as inet_pton takes it (`::1`, `2001:db8::25`, with an
     /// embedded IPv4 tail); no brackets, no zone.
-    public init?(ipv6 text: some Collection<UInt8>) {
+    @inlinable public init?(ipv6 text: some Collection<UInt8>) {
         let bytes = Array(text)
         guard bytes.contains(UInt8(ascii: ":")), bytes.count <= 45,
             bytes.allSatisfy({ $0 < 128 && $0 != 0 })
@@ -74,7 +74,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// A literal as qmail-remote takes it: `a.b.c.d` or `[a.b.c.d]`; with
     /// `ipv6` also `[IPv6:x:y::z]` and the bare `x:y::z`.
-    public init?(literal text: some Collection<UInt8>, ipv6: Bool = false) {
+    @inlinable public init?(literal text: some Collection<UInt8>, ipv6: Bool = false) {
         var bytes = Array(text)
         let bracketed = bytes.first == UInt8(ascii: "[") && bytes.last == UInt8(ascii: "]") && bytes.count > 2
         if bracketed { bytes = Array(bytes[1..<(bytes.count - 1)]) }

@@ -6,7 +6,7 @@ import Glibc
 
 public enum SocketAddress {
     /// Calls `body` with the address as a sockaddr and its length.
-    public static func with<T>(
+    @inlinable public static func with<T>(
         _ address: IPAddress, port: UInt16,
         _ body: (UnsafePointer<sockaddr>, socklen_t) -> T
     ) -> T {

@@ -103,8 +103,8 @@ final class SMTPSession {
     private func send(_ message: some MessageSource, proceed: ((DeliveryStep) -> Bool)?) -> SMTPConversation.Event {
         var encoder = MessageEncoder()
         var input = [UInt8](unsafeUninitializedCapacity: Self.chunkSize) { $1 = Self.chunkSize }
+        // Grown as needed and kept: no 128 KiB (mmap-sized) buffer for a small message.
         var output: [UInt8] = []
-        output.reserveCapacity(Self.chunkSize * 2 + 8)
         while true {
             let count: Int
             do {
