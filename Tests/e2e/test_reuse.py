@@ -254,9 +254,9 @@ def test_a_server_killed_between_messages_costs_no_message(home, gateway):
     dump = pathlib.Path(tempfile.mkdtemp(prefix="sink-"))
     dump.chmod(0o777)
     port = free_port()
-    sink = smtp_sink_process(port, dump)
     route(home, port)
     g = gateway(reuse=True)
+    sink = smtp_sink_process(port, dump)
     try:
         assert deliver(g, message="Subject: one\n\nbefore\n").status == 200
         sink.send_signal(signal.SIGKILL)
