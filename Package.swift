@@ -2,7 +2,7 @@
 // The qmail-remote package: the delivery core (QmailRemote), the drop-in
 // qmail-remote command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd)
 // and the C bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD:
-// libmicrohttpd).
+// libmicrohttpd; CSQLite and CLibPQ: the gateway's store).
 import PackageDescription
 
 let package = Package(
@@ -27,6 +27,18 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Sources/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(
             name: "QmailRemote",
             dependencies: ["CResolv", "CTLS"]
@@ -39,7 +51,7 @@ let package = Package(
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "CMicroHTTPD",
+                "QmailRemote", "CMicroHTTPD", "CSQLite", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -50,6 +62,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The store under load and faults (kill -9, full disk, a server that goes
+        // away): driven by Tests/e2e/test_store_*.py and bench/store.sh.
+        .executableTarget(
+            name: "store-load",
+            dependencies: ["QmailRemoteHTTP"],
+            path: "Tests/StoreLoad"
         ),
         .testTarget(
             name: "QmailRemoteTests",

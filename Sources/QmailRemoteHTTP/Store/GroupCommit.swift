@@ -1,0 +1,88 @@
+// Every write of the store goes through here: callers from any thread hand in
+// a unit of work and wait; one of them at a time (the leader) runs everything
+// waiting in one transaction with one commit (one fsync), then wakes them all
+// with their results. So a thousand concurrent enqueues cost a few commits,
+// and no caller hears "done" before its commit returned.
+
+final class GroupCommit: @unchecked Sendable {
+    // @unchecked: `pending` and `leading` are guarded by `lock`; `connection`
+    // is touched only by the current leader, and there is one at a time.
+    private let lock = Lock()
+    private var pending: [PendingWrite] = []
+    private var leading = false
+    private let connection: SQLConnection
+    /// Most writes in one transaction; the rest wait for the next.
+    private let batchLimit: Int
+
+    init(connection: SQLConnection, batchLimit: Int = 256) {
+        self.connection = connection
+        self.batchLimit = batchLimit
+    }
+
+    /// Runs `work` inside a write transaction shared with other callers and
+    /// returns once that transaction committed (or throws why it did not).
+    /// `work` may run twice: if another write in its batch fails, each write is
+    /// retried alone. It must do nothing but SQL on the connection it is given.
+    func write<T: Sendable>(_ work: @escaping @Sendable (SQLConnection) throws(StoreError) -> T) throws(StoreError) -> T
+    {
+        let write = PendingWrite(work: work)
+        lock.withLock { pending.append(write) }
+        while true {
+            let batch: [PendingWrite]? = lock.withLock {
+                while write.result == nil && leading { lock.wait(on: write.wake) }
+                if write.result != nil { return nil }
+                leading = true
+                let batch = Array(pending.prefix(batchLimit))
+                pending.removeFirst(batch.count)
+                return batch
+            }
+            guard let batch else { break }
+            let results = run(batch)
+            lock.withLock {
+                for (done, result) in zip(batch, results) { done.result = result }
+                leading = false
+                for done in batch where done !== write { done.wake.signal() }
+                // Hand the lead to the next waiter, if any.
+                pending.first?.wake.signal()
+            }
+        }
+        switch write.result! {
+        case .success(let value): return value as! T
+        case .failure(let error): throw error
+        }
+    }
+
+    /// Runs a batch as one transaction. If a write fails for a reason of its
+    /// own (not the engine or the disk), each write is run alone so that one
+    /// bad write fails only itself.
+    private func run(_ batch: [PendingWrite]) -> [Result<any Sendable, StoreError>] {
+        let results = transaction(batch)
+        guard batch.count > 1, case .failure(let error)? = results.first, case .failed = error else { return results }
+        return batch.map { transaction([$0])[0] }
+    }
+
+    /// Every write's value when committed; else the error for all of them.
+    private func transaction(_ batch: [PendingWrite]) -> [Result<any Sendable, StoreError>] {
+        var values: [any Sendable] = []
+        do throws(StoreError) {
+            try connection.beginWrite()
+            for write in batch { values.append(try write.work(connection)) }
+            try connection.commit()
+        } catch {
+            connection.rollback()
+            return batch.map { _ in .failure(error) }
+        }
+        return values.map { .success($0) }
+    }
+}
+
+private final class PendingWrite: @unchecked Sendable {
+    // @unchecked: `result` is written and read under the group's lock only.
+    let work: @Sendable (SQLConnection) throws(StoreError) -> any Sendable
+    var result: Result<any Sendable, StoreError>?
+    let wake = Condition()
+
+    init(work: @escaping @Sendable (SQLConnection) throws(StoreError) -> any Sendable) {
+        self.work = work
+    }
+}
