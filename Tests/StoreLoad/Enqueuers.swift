@@ -32,6 +32,7 @@ func runEnqueuers(store: DeliveryStore, clients: Int, count: Int, size: Int, sto
                     } catch {
                         say("error \(error.kind) \(error)")
                         if stopOnError { next.stop() }
+                        usleep(10_000)
                     }
                 }
             })

@@ -81,6 +81,9 @@ class PostgresServer:
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.data, "-l", self.log, "-o", options)
         return self
 
+    def running(self):
+        return os.path.exists(os.path.join(self.data, "postmaster.pid"))
+
     def stop(self, mode="fast"):
         self._run("pg_ctl", "stop", "-w", "-t", "60", "-D", self.data, "-m", mode)
 
@@ -109,7 +112,7 @@ class PostgresServer:
 
     def close(self):
         try:
-            if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            if self.running():
                 self.stop("immediate")
         except RuntimeError:
             pass
