@@ -33,41 +33,48 @@ extension DeliveryStore {
         } else {
             file = nil
         }
+        // Built here, on the caller's thread: the writer only sends them.
+        var statements = Self.statements(delivery, inline: inline, file: file, size: size, now: now)
+        if let completion { statements.append(Self.answerStatement(completion)) }
         do throws(StoreError) {
-            try writes.write { [inline] connection throws(StoreError) in
-                try Self.insert(connection, delivery, inline: inline, file: file, size: size, now: now)
-                if let completion { try Self.answer(connection, completion) }
-            }
+            try writes.write(statements)
         } catch {
             // After an I/O error the commit may yet have reached the disk: leave
             // the file to the sweep at the next open rather than lose a body.
-            if let file, !(error.kind == "io_error") { bodies?.remove(file) }
+            if let file, error.kind != "io_error" { bodies?.remove(file) }
             throw error
         }
     }
 
-    private static func insert(
-        _ connection: SQLConnection, _ delivery: NewDelivery, inline: [UInt8]?, file: String?, size: Int, now: Int64
-    ) throws(StoreError) {
+    /// The rows of a delivery as INSERT statements.
+    private static func statements(
+        _ delivery: NewDelivery, inline: [UInt8]?, file: String?, size: Int, now: Int64
+    ) -> [SQLStatement] {
         let id = SQLValue.text(delivery.id)
-        _ = try connection.execute(
+        var statements: [SQLStatement] = []
+        func add(_ sql: String, _ parameters: [SQLValue]) { statements.append(SQLStatement(sql, parameters)) }
+        func placeholder(_ index: Int) -> String { "$\(index)" }
+        add(
             """
             INSERT INTO deliveries (id, scope, sender, host, queued_at, message, message_file, message_size)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            VALUES (\((1...8).map(placeholder).joined(separator: ", ")))
             """,
-            id, .blob(delivery.scope.bytes), .blob(delivery.sender), SQLValue(delivery.host), .integer(now),
-            SQLValue(inline), file.map { .text($0) } ?? .null, .integer(Int64(size)))
-        // Several rows a statement: one round trip for PostgreSQL.
+            [
+                id, .blob(delivery.scope.bytes), .blob(delivery.sender), SQLValue(delivery.host), .integer(now),
+                SQLValue(inline), file.map { .text($0) } ?? .null, .integer(Int64(size)),
+            ])
         for start in stride(from: 0, to: delivery.recipients.count, by: 50) {
             let chunk = delivery.recipients[start..<min(start + 50, delivery.recipients.count)]
             var values: [String] = []
             var parameters: [SQLValue] = [id]
             for (offset, recipient) in chunk.enumerated() {
-                let base = parameters.count
-                values.append("($1, $\(base + 1), $\(base + 2), $\(base + 3), 0, 0, 0)")
+                let next = parameters.count
+                values.append(
+                    "(\(placeholder(1)), \(placeholder(next + 1)), \(placeholder(next + 2)), \(placeholder(next + 3)), 0, 0, 0)"
+                )
                 parameters += [.integer(Int64(start + offset)), .blob(recipient.address), .blob(recipient.host)]
             }
-            _ = try connection.execute(
+            add(
                 "INSERT INTO recipients (delivery_id, position, address, host, state, attempts, possible_duplicate) VALUES "
                     + values.joined(separator: ", "), parameters)
         }
@@ -76,12 +83,13 @@ extension DeliveryStore {
         var values: [String] = []
         var parameters: [SQLValue] = [id, .integer(now)]
         for host in hosts {
-            values.append("($1, $\(parameters.count + 1), 0, 0, $2, 0)")
+            values.append("(\(placeholder(1)), \(placeholder(parameters.count + 1)), 0, 0, \(placeholder(2)), 0)")
             parameters.append(.blob(host))
         }
-        _ = try connection.execute(
+        add(
             "INSERT INTO jobs (delivery_id, host, done, attempts, next_attempt_at, dot_marked) VALUES "
                 + values.joined(separator: ", "), parameters)
+        return statements
     }
 
     static func readAll(_ descriptor: Int32, size: Int) throws(StoreError) -> [UInt8] {

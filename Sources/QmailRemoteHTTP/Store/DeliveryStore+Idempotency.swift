@@ -73,9 +73,17 @@ extension DeliveryStore {
     }
 
     static func answer(_ connection: SQLConnection, _ completion: IdempotencyCompletion) throws(StoreError) {
-        _ = try connection.execute(
+        let statement = answerStatement(completion)
+        _ = try connection.execute(statement.sql, statement.parameters)
+    }
+
+    static func answerStatement(_ completion: IdempotencyCompletion) -> SQLStatement {
+        SQLStatement(
             "UPDATE idempotency_keys SET answered = 1, status = $3, headers = $4, body = $5 WHERE scope = $1 AND key = $2",
-            .blob(completion.scope.bytes), .text(completion.key), .integer(Int64(completion.answer.status)),
-            .blob(completion.answer.encodedHeaders), .blob(completion.answer.body))
+            [
+                .blob(completion.scope.bytes), .text(completion.key), .integer(Int64(completion.answer.status)),
+                .blob(completion.answer.encodedHeaders), .blob(completion.answer.body),
+            ]
+        )
     }
 }

@@ -64,7 +64,11 @@ extension DeliveryStore {
         try reads.read { connection throws(StoreError) in
             let deliveries = try connection.execute(
                 "SELECT COUNT(*), MIN(queued_at) FROM deliveries WHERE finished_at IS NULL")[0]
-            let recipients = try connection.execute("SELECT COUNT(*) FROM recipients WHERE state < 2")[0]
+            let recipients = try connection.execute(
+                """
+                SELECT COUNT(*) FROM deliveries d JOIN recipients r ON r.delivery_id = d.id
+                WHERE d.finished_at IS NULL AND r.state < 2
+                """)[0]
             var attempts: [AttemptOutcome: Int64] = [:]
             for outcome in AttemptOutcome.allCases { attempts[outcome] = 0 }
             for row in try connection.execute("SELECT name, value FROM counters") {

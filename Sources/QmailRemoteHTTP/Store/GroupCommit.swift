@@ -25,7 +25,16 @@ final class GroupCommit: @unchecked Sendable {
     /// retried alone. It must do nothing but SQL on the connection it is given.
     func write<T: Sendable>(_ work: @escaping @Sendable (SQLConnection) throws(StoreError) -> T) throws(StoreError) -> T
     {
-        let write = PendingWrite(work: work)
+        try submit(PendingWrite(work: work)) as! T
+    }
+
+    /// Runs statements whose results nobody reads: the leader may send those
+    /// of several callers together (one round trip for PostgreSQL).
+    func write(_ statements: [SQLStatement]) throws(StoreError) {
+        _ = try submit(PendingWrite(statements: statements))
+    }
+
+    private func submit(_ write: PendingWrite) throws(StoreError) -> any Sendable {
         lock.withLock { pending.append(write) }
         while true {
             let batch: [PendingWrite]? = lock.withLock {
@@ -46,10 +55,7 @@ final class GroupCommit: @unchecked Sendable {
                 pending.first?.wake.signal()
             }
         }
-        switch write.result! {
-        case .success(let value): return value as! T
-        case .failure(let error): throw error
-        }
+        return try write.result!.get()
     }
 
     /// Runs a batch as one transaction. If a write fails for a reason of its
@@ -66,7 +72,18 @@ final class GroupCommit: @unchecked Sendable {
         var values: [any Sendable] = []
         do throws(StoreError) {
             try connection.beginWrite()
-            for write in batch { values.append(try write.work(connection)) }
+            var statements: [SQLStatement] = []
+            for write in batch {
+                if let work = write.work {
+                    try connection.executeAll(statements)
+                    statements = []
+                    values.append(try work(connection))
+                } else {
+                    statements += write.statements
+                    values.append(())
+                }
+            }
+            try connection.executeAll(statements)
             try connection.commit()
         } catch {
             connection.rollback()
@@ -78,11 +95,19 @@ final class GroupCommit: @unchecked Sendable {
 
 private final class PendingWrite: @unchecked Sendable {
     // @unchecked: `result` is written and read under the group's lock only.
-    let work: @Sendable (SQLConnection) throws(StoreError) -> any Sendable
+    /// Either work that reads results, or statements that need none.
+    let work: (@Sendable (SQLConnection) throws(StoreError) -> any Sendable)?
+    let statements: [SQLStatement]
     var result: Result<any Sendable, StoreError>?
     let wake = Condition()
 
     init(work: @escaping @Sendable (SQLConnection) throws(StoreError) -> any Sendable) {
         self.work = work
+        statements = []
+    }
+
+    init(statements: [SQLStatement]) {
+        work = nil
+        self.statements = statements
     }
 }

@@ -3,6 +3,10 @@
 // each recipient's domain), and the message, in memory or in a file the
 // caller holds open. Not the claim a worker gets back (ClaimedJob).
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public struct NewDelivery: Sendable {
     public let id: String
     public let scope: StoreScope
@@ -44,12 +48,23 @@ public enum MessageBody: Sendable {
     case file(descriptor: Int32, size: Int)
 }
 
-/// Delivery ids: 128 random bits in lowercase hex, from getrandom(2).
+/// Delivery ids: 32 lowercase hex digits, the time in milliseconds (12 digits,
+/// so ids sort by age and land at the end of the store's indexes instead of on
+/// random pages) then 80 random bits from getrandom(2).
 public enum DeliveryID {
     public static func generate() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let milliseconds = UInt64(spec.tv_sec) * 1000 + UInt64(spec.tv_nsec) / 1_000_000
         var random = SystemRandomNumberGenerator()
-        let hex = Array("0123456789abcdef")
-        return String((0..<32).map { _ in hex[Int(random.next(upperBound: UInt8(16)))] })
+        let high = random.next() as UInt64
+        let low = random.next() as UInt16
+        return hex(milliseconds, digits: 12) + hex(high, digits: 16) + hex(UInt64(low), digits: 4)
+    }
+
+    private static func hex(_ value: UInt64, digits: Int) -> String {
+        let alphabet = Array("0123456789abcdef")
+        return String((0..<digits).reversed().map { alphabet[Int(value >> (UInt64($0) * 4) & 0xf)] })
     }
 
     /// What the store accepts as an id (it also names a file beside a SQLite database).

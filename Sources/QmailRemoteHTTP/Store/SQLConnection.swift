@@ -9,6 +9,10 @@ protocol SQLConnection: AnyObject {
     /// Runs one statement; rows for queries, [] otherwise.
     func execute(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> [SQLRow]
 
+    /// Runs statements whose results nobody reads, in order, in as few round
+    /// trips as the engine allows (PostgreSQL: one statement of WITH clauses).
+    func executeAll(_ statements: [SQLStatement]) throws(StoreError)
+
     /// Runs several statements with no parameters (migrations).
     func executeScript(_ sql: String) throws(StoreError)
 
@@ -27,6 +31,17 @@ protocol SQLConnection: AnyObject {
 extension SQLConnection {
     func execute(_ sql: String, _ parameters: SQLValue...) throws(StoreError) -> [SQLRow] {
         try execute(sql, parameters)
+    }
+}
+
+/// A statement with its parameters, numbered from $1.
+struct SQLStatement: Sendable {
+    let sql: String
+    let parameters: [SQLValue]
+
+    init(_ sql: String, _ parameters: [SQLValue]) {
+        self.sql = sql
+        self.parameters = parameters
     }
 }
 

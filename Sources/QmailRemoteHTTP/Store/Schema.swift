@@ -8,6 +8,8 @@ enum Schema {
     static func migrations(for engine: SQLEngine) -> [(version: Int64, sql: String)] {
         let blob = engine.blob
         let int = engine.integer
+        // SQLite: tables keyed by their primary key alone, one B-tree instead of two.
+        let keyed = engine == .sqlite ? " WITHOUT ROWID" : ""
         return [
             (
                 1,
@@ -23,7 +25,7 @@ enum Schema {
                     headers \(blob),
                     body \(blob),
                     PRIMARY KEY (scope, key)
-                );
+                )\(keyed);
                 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
                 CREATE TABLE deliveries (
                     id TEXT PRIMARY KEY,
@@ -49,7 +51,7 @@ enum Schema {
                     lease_attempt \(int),
                     dot_marked \(int) NOT NULL,
                     PRIMARY KEY (delivery_id, host)
-                );
+                )\(keyed);
                 CREATE INDEX jobs_due ON jobs (next_attempt_at) WHERE done = 0;
                 CREATE TABLE recipients (
                     delivery_id TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
@@ -62,8 +64,7 @@ enum Schema {
                     letter TEXT,
                     text \(blob),
                     PRIMARY KEY (delivery_id, position)
-                );
-                CREATE INDEX recipients_open ON recipients (delivery_id, host) WHERE state < 2;
+                )\(keyed);
                 CREATE TABLE attempts (
                     delivery_id TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
                     host \(blob) NOT NULL,
@@ -75,11 +76,11 @@ enum Schema {
                     outcome TEXT,
                     reports \(blob),
                     PRIMARY KEY (delivery_id, host, number)
-                );
+                )\(keyed);
                 CREATE TABLE counters (
                     name TEXT PRIMARY KEY,
                     value \(int) NOT NULL
-                );
+                )\(keyed);
                 """
             )
         ]

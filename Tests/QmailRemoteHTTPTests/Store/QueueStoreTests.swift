@@ -220,6 +220,25 @@ import Testing
     }
 
     @Test(arguments: Engine.available)
+    func aBadEnqueueInABatchFailsOnlyItself(engine: Engine) throws {
+        let store = try StoreFixture(engine).open()
+        try store.enqueue(newDelivery(["a@x.test"], id: "taken"), now: 1)
+        let failures = Results<String>()
+        concurrently(20) { index in
+            for round in 0..<10 {
+                let id = index == 7 && round == 5 ? "taken" : DeliveryID.generate()
+                do throws(StoreError) {
+                    try store.enqueue(newDelivery(["b@y.test", "c@z.test"], id: id), now: 2)
+                } catch {
+                    failures.append(id)
+                }
+            }
+        }
+        #expect(failures.values == ["taken"])
+        #expect(try store.queueMetrics(now: 2).queuedDeliveries == 200)
+    }
+
+    @Test(arguments: Engine.available)
     func concurrentClaimersNeverShareAJob(engine: Engine) throws {
         let fixture = try StoreFixture(engine)
         let stores = engine == .postgresql ? [try fixture.open(), try fixture.open()] : [try fixture.open()]

@@ -122,4 +122,17 @@ import Testing
         #expect(!DeliveryID.isValid("") && !DeliveryID.isValid("../x") && !DeliveryID.isValid("a/b"))
         #expect(!DeliveryID.isValid(String(repeating: "a", count: 65)))
     }
+
+    @Test func statementsMergeIntoOneWithRenumberedParameters() {
+        #expect(SQLStatement.renumbered("VALUES ($1, $2, $10)", by: 5) == "VALUES ($6, $7, $15)")
+        #expect(SQLStatement.renumbered("x = $3", by: 0) == "x = $3")
+        #expect(SQLStatement.renumbered("x = $3", by: 7) == "x = $10")
+        let merged = SQLStatement.merged(
+            [
+                SQLStatement("INSERT INTO a VALUES ($1, $2)", [.integer(1), .text("x")]),
+                SQLStatement("UPDATE b SET c = $1", [.null]),
+            ][...])
+        #expect(merged.sql == "WITH q0 AS (INSERT INTO a VALUES ($1, $2)), q1 AS (UPDATE b SET c = $3) SELECT 1")
+        #expect(merged.parameters == [.integer(1), .text("x"), .null])
+    }
 }

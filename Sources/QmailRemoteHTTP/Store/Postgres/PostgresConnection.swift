@@ -14,6 +14,8 @@ final class PostgresConnection: SQLConnection {
     private let url: String
     private var connection: OpaquePointer?
     private var inTransaction = false
+    /// Statements prepared on this session, by SQL text; a new session starts empty.
+    private var prepared: [String: String] = [:]
     private(set) var changes = 0
 
     init(url: String) throws(StoreError) {
@@ -31,6 +33,7 @@ final class PostgresConnection: SQLConnection {
         connection = withCStrings(keywords) { keys in
             withCStrings(values) { values in PQconnectdbParams(keys, values, 1) }
         }
+        prepared = [:]
         guard let connection, PQstatus(connection) == CONNECTION_OK else {
             let message = connection.map { Self.trimmed(String(cString: PQerrorMessage($0))) } ?? "out of memory"
             PQfinish(connection)
@@ -64,6 +67,30 @@ final class PostgresConnection: SQLConnection {
     }
 
     func execute(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> [SQLRow] {
+        try execute(sql, parameters, prepare: true)
+    }
+
+    func executeAll(_ statements: [SQLStatement]) throws(StoreError) {
+        var start = 0
+        while start < statements.count {
+            // As many as fit the protocol's 65535 parameters, with room to spare.
+            var end = start + 1
+            var count = statements[start].parameters.count
+            while end < statements.count && count + statements[end].parameters.count <= 30000 {
+                count += statements[end].parameters.count
+                end += 1
+            }
+            if end == start + 1 {
+                _ = try execute(statements[start].sql, statements[start].parameters)
+            } else {
+                let merged = SQLStatement.merged(statements[start..<end])
+                _ = try execute(merged.sql, merged.parameters, prepare: false)
+            }
+            start = end
+        }
+    }
+
+    private func execute(_ sql: String, _ parameters: [SQLValue], prepare: Bool) throws(StoreError) -> [SQLRow] {
         if !inTransaction, connection == nil || PQstatus(connection) != CONNECTION_OK { try connect() }
         guard let connection else { throw .unavailable("no connection") }
         var types: [Oid] = []
@@ -88,14 +115,32 @@ final class PostgresConnection: SQLConnection {
             lengths.append(Int32(buffers.last!?.count ?? 0))
             formats.append(1)
         }
+        let name = prepare ? try statement(sql, types: types) : nil
         let result = withBuffers(buffers) { pointers in
-            PQexecParams(connection, sql, Int32(parameters.count), types, pointers, lengths, formats, 1)
+            if let name {
+                return PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 1)
+            }
+            return PQexecParams(connection, sql, Int32(parameters.count), types, pointers, lengths, formats, 1)
         }
         defer { PQclear(result) }
         try check(result)
         let tuples = PQcmdTuples(result).map { String(cString: $0) } ?? ""
         changes = Int(tuples) ?? 0
         return rows(of: result!)
+    }
+
+    /// The name of `sql` prepared on this session (parsed and planned once).
+    /// Types are part of the statement: the store always binds the same kinds
+    /// in the same places, except NULLs, which take the column's type.
+    private func statement(_ sql: String, types: [Oid]) throws(StoreError) -> String {
+        let key = sql + "\u{0}" + types.map(String.init).joined(separator: ",")
+        if let name = prepared[key] { return name }
+        let name = "s\(prepared.count)"
+        let result = PQprepare(connection, name, sql, Int32(types.count), types)
+        defer { PQclear(result) }
+        try check(result)
+        prepared[key] = name
+        return name
     }
 
     func executeScript(_ sql: String) throws(StoreError) {
@@ -175,6 +220,44 @@ final class PostgresConnection: SQLConnection {
     private static func trimmed(_ message: String) -> String {
         String(message.reversed().drop(while: { $0 == "\n" || $0 == " " }).reversed())
             .split(separator: "\n").joined(separator: "; ")
+    }
+}
+
+extension SQLStatement {
+    /// Several statements as one: `WITH q0 AS (...), q1 AS (...) SELECT 1`,
+    /// each one's parameters renumbered after those before it. PostgreSQL runs
+    /// every clause once, in one snapshot (so no two may change the same row).
+    static func merged(_ statements: ArraySlice<SQLStatement>) -> SQLStatement {
+        var clauses: [String] = []
+        var parameters: [SQLValue] = []
+        for (index, statement) in statements.enumerated() {
+            clauses.append("q\(index) AS (\(renumbered(statement.sql, by: parameters.count)))")
+            parameters += statement.parameters
+        }
+        return SQLStatement("WITH " + clauses.joined(separator: ", ") + " SELECT 1", parameters)
+    }
+
+    /// `$n` becomes `$(n + offset)`; the store's SQL has no `$` in literals.
+    static func renumbered(_ sql: String, by offset: Int) -> String {
+        guard offset > 0 else { return sql }
+        var out = ""
+        var digits = ""
+        var inParameter = false
+        for character in sql {
+            if inParameter, character.isASCII, character.isNumber {
+                digits.append(character)
+                continue
+            }
+            if inParameter {
+                out += String(Int(digits)! + offset)
+                inParameter = false
+                digits = ""
+            }
+            out.append(character)
+            if character == "$" { inParameter = true }
+        }
+        if inParameter { out += String(Int(digits)! + offset) }
+        return out
     }
 }
 

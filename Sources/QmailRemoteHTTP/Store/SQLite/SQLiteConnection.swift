@@ -96,6 +96,10 @@ final class SQLiteConnection: SQLConnection {
         }
     }
 
+    func executeAll(_ statements: [SQLStatement]) throws(StoreError) {
+        for statement in statements { _ = try execute(statement.sql, statement.parameters) }
+    }
+
     func executeScript(_ sql: String) throws(StoreError) {
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(database, sql, nil, nil, &message)
