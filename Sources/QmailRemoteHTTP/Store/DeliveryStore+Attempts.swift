@@ -177,9 +177,14 @@ extension DeliveryStore {
         }
     }
 
+    /// Counts into rows of this connection's own (its shard): no other
+    /// transaction, of this replica or another, ever waits for them or
+    /// deadlocks on them. Readers add the shards up.
     static func count(_ connection: SQLConnection, _ outcome: AttemptOutcome) throws(StoreError) {
         _ = try connection.execute(
-            "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
-            .text("attempts_" + outcome.rawValue))
+            """
+            INSERT INTO counters (name, shard, value) VALUES ($1, $2, 1)
+            ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + 1
+            """, .text("attempts_" + outcome.rawValue), .integer(connection.counterShard))
     }
 }

@@ -71,7 +71,7 @@ extension DeliveryStore {
                 """)[0]
             var attempts: [AttemptOutcome: Int64] = [:]
             for outcome in AttemptOutcome.allCases { attempts[outcome] = 0 }
-            for row in try connection.execute("SELECT name, value FROM counters") {
+            for row in try connection.execute("SELECT name, CAST(SUM(value) AS BIGINT) FROM counters GROUP BY name") {
                 guard let name = row[0].text, name.hasPrefix("attempts_"),
                     let outcome = AttemptOutcome(rawValue: String(name.dropFirst("attempts_".count)))
                 else { continue }

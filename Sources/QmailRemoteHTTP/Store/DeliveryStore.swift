@@ -15,6 +15,8 @@ public struct StoreOptions: Sendable {
     public var busyTimeoutMilliseconds: Int32 = 5000
     /// Most writes sharing one transaction.
     public var batchLimit = 256
+    /// PostgreSQL: write connections, each with a batch of its own in flight.
+    public var postgresWriters = 3
 
     public init() {}
 }
@@ -56,7 +58,8 @@ public final class DeliveryStore: Sendable {
                 let reader = try SQLiteConnection(path: path, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
                 let bodies = try BodyFiles(databasePath: path)
                 let store = DeliveryStore(
-                    url: url, engine: .sqlite, writes: GroupCommit(connection: writer, batchLimit: options.batchLimit),
+                    url: url, engine: .sqlite,
+                    writes: GroupCommit(connections: [writer], batchLimit: options.batchLimit),
                     reads: ReadConnection(reader), bodies: bodies, inlineBodyLimit: options.inlineBodyLimit,
                     ownership: ownership)
                 try store.recoverAfterRestart()
@@ -64,10 +67,12 @@ public final class DeliveryStore: Sendable {
             case .postgresql(let text):
                 let writer = try PostgresConnection(url: text)
                 try Schema.migrate(writer)
+                var writers: [SQLConnection] = [writer]
+                for _ in 1..<max(1, options.postgresWriters) { writers.append(try PostgresConnection(url: text)) }
                 let reader = try PostgresConnection(url: text)
                 return DeliveryStore(
                     url: url, engine: .postgresql,
-                    writes: GroupCommit(connection: writer, batchLimit: options.batchLimit),
+                    writes: GroupCommit(connections: writers, batchLimit: options.batchLimit),
                     reads: ReadConnection(reader), bodies: nil, inlineBodyLimit: Int.max, ownership: nil)
             }
         } catch {
@@ -94,11 +99,17 @@ public final class DeliveryStore: Sendable {
     /// SQLite only: this process owns the file, so whatever a previous process
     /// left in progress is dead. Keys in progress become usable again; leased
     /// jobs become claimable now (their attempts are judged by the final-dot
-    /// mark at the claim); body files no row names are removed.
+    /// mark at the claim); body files no row names are removed; the counter
+    /// shards of earlier connections are folded into one row per name.
     private func recoverAfterRestart() throws(StoreError) {
         let files = try writes.write { connection throws(StoreError) in
             _ = try connection.execute("DELETE FROM idempotency_keys WHERE answered = 0")
             _ = try connection.execute("UPDATE jobs SET lease_until = 0 WHERE lease_until IS NOT NULL")
+            let sums = try connection.execute("SELECT name, CAST(SUM(value) AS BIGINT) FROM counters GROUP BY name")
+            _ = try connection.execute("DELETE FROM counters")
+            for sum in sums {
+                _ = try connection.execute("INSERT INTO counters (name, shard, value) VALUES ($1, 0, $2)", sum)
+            }
             return try connection.execute("SELECT message_file FROM deliveries WHERE message_file IS NOT NULL")
                 .compactMap { $0[0].text }
         }

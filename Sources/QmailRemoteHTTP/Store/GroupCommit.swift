@@ -1,21 +1,23 @@
 // Every write of the store goes through here: callers from any thread hand in
-// a unit of work and wait; one of them at a time (the leader) runs everything
-// waiting in one transaction with one commit (one fsync), then wakes them all
-// with their results. So a thousand concurrent enqueues cost a few commits,
-// and no caller hears "done" before its commit returned.
+// a unit of work and wait; a caller that finds a write connection free (the
+// leader) runs everything waiting in one transaction with one commit (one
+// fsync), then wakes them all with their results. So a thousand concurrent
+// enqueues cost a few commits, and no caller hears "done" before its commit
+// returned. SQLite has one write connection; PostgreSQL a few, so that one
+// batch runs while another waits for its fsync.
 
 final class GroupCommit: @unchecked Sendable {
-    // @unchecked: `pending` and `leading` are guarded by `lock`; `connection`
-    // is touched only by the current leader, and there is one at a time.
+    // @unchecked: `pending` and `idle` are guarded by `lock`; a connection
+    // taken from `idle` is used by its leader alone until it is put back.
     private let lock = Lock()
     private var pending: [PendingWrite] = []
-    private var leading = false
-    private let connection: SQLConnection
+    private var idle: [SQLConnection]
     /// Most writes in one transaction; the rest wait for the next.
     private let batchLimit: Int
 
-    init(connection: SQLConnection, batchLimit: Int = 256) {
-        self.connection = connection
+    init(connections: [SQLConnection], batchLimit: Int = 256) {
+        precondition(!connections.isEmpty)
+        idle = connections
         self.batchLimit = batchLimit
     }
 
@@ -37,19 +39,20 @@ final class GroupCommit: @unchecked Sendable {
     private func submit(_ write: PendingWrite) throws(StoreError) -> any Sendable {
         lock.withLock { pending.append(write) }
         while true {
-            let batch: [PendingWrite]? = lock.withLock {
-                while write.result == nil && leading { lock.wait(on: write.wake) }
+            let taken: (SQLConnection, [PendingWrite])? = lock.withLock {
+                while write.result == nil && (idle.isEmpty || !pending.contains { $0 === write }) {
+                    lock.wait(on: write.wake)
+                }
                 if write.result != nil { return nil }
-                leading = true
                 let batch = Array(pending.prefix(batchLimit))
                 pending.removeFirst(batch.count)
-                return batch
+                return (idle.removeLast(), batch)
             }
-            guard let batch else { break }
-            let results = run(batch)
+            guard let (connection, batch) = taken else { break }
+            let results = run(batch, on: connection)
             lock.withLock {
                 for (done, result) in zip(batch, results) { done.result = result }
-                leading = false
+                idle.append(connection)
                 for done in batch where done !== write { done.wake.signal() }
                 // Hand the lead to the next waiter, if any.
                 pending.first?.wake.signal()
@@ -61,14 +64,16 @@ final class GroupCommit: @unchecked Sendable {
     /// Runs a batch as one transaction. If a write fails for a reason of its
     /// own (not the engine or the disk), each write is run alone so that one
     /// bad write fails only itself.
-    private func run(_ batch: [PendingWrite]) -> [Result<any Sendable, StoreError>] {
-        let results = transaction(batch)
+    private func run(_ batch: [PendingWrite], on connection: SQLConnection) -> [Result<any Sendable, StoreError>] {
+        let results = transaction(batch, on: connection)
         guard batch.count > 1, case .failure(let error)? = results.first, case .failed = error else { return results }
-        return batch.map { transaction([$0])[0] }
+        return batch.map { transaction([$0], on: connection)[0] }
     }
 
     /// Every write's value when committed; else the error for all of them.
-    private func transaction(_ batch: [PendingWrite]) -> [Result<any Sendable, StoreError>] {
+    private func transaction(
+        _ batch: [PendingWrite], on connection: SQLConnection
+    ) -> [Result<any Sendable, StoreError>] {
         var values: [any Sendable] = []
         do throws(StoreError) {
             try connection.beginWrite()

@@ -26,6 +26,9 @@ protocol SQLConnection: AnyObject {
 
     /// How many rows the last INSERT/UPDATE/DELETE touched.
     var changes: Int { get }
+
+    /// Random, per connection: the counter rows this connection alone writes.
+    var counterShard: Int64 { get }
 }
 
 extension SQLConnection {

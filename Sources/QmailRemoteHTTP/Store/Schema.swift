@@ -78,8 +78,10 @@ enum Schema {
                     PRIMARY KEY (delivery_id, host, number)
                 )\(keyed);
                 CREATE TABLE counters (
-                    name TEXT PRIMARY KEY,
-                    value \(int) NOT NULL
+                    name TEXT NOT NULL,
+                    shard \(int) NOT NULL,
+                    value \(int) NOT NULL,
+                    PRIMARY KEY (name, shard)
                 )\(keyed);
                 """
             )

@@ -17,6 +17,7 @@ final class PostgresConnection: SQLConnection {
     /// Statements prepared on this session, by SQL text; a new session starts empty.
     private var prepared: [String: String] = [:]
     private(set) var changes = 0
+    let counterShard = Int64.random(in: 0..<Int64.max)
 
     init(url: String) throws(StoreError) {
         self.url = url

@@ -10,6 +10,7 @@ final class SQLiteConnection: SQLConnection {
     private let database: OpaquePointer
     private let path: String
     private var statements: [String: OpaquePointer] = [:]
+    let counterShard = Int64.random(in: 0..<Int64.max)
 
     init(path: String, busyTimeoutMilliseconds: Int32 = 5000) throws(StoreError) {
         var handle: OpaquePointer?
