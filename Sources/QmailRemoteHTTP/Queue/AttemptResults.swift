@@ -16,6 +16,8 @@ struct AttemptResults {
         let state: RecipientState
         /// The report kept for the recipient's status.
         let report: ReportEntry
+        /// The final dot was written and the answer lost: a retry may duplicate.
+        let possibleDuplicate: Bool
     }
 
     let recipients: [Recipient]
@@ -44,7 +46,8 @@ struct AttemptResults {
                 state = .failed
                 kept = ReportEntry(letter: "D", text: deciding.text + Array(RetrySchedule.tooLongText.utf8))
             }
-            return Recipient(position: recipient.position, state: state, report: kept)
+            let duplicate = deciding.letter == .messageDeferred && Self.saysPossibleDuplicate(deciding.text)
+            return Recipient(position: recipient.position, state: state, report: kept, possibleDuplicate: duplicate)
         }
         reports = (report.recipientReports + [message]).map { ReportEntry(letter: $0.letter.character, text: $0.text) }
         let states = Set(recipients.map(\.state))
@@ -59,5 +62,14 @@ struct AttemptResults {
         }
         jobDone = !states.contains(.deferred)
         nextAttemptAt = jobDone ? nil : schedule.nextAttempt(queuedAt: job.queuedAt, attemptStart: job.startedAt)
+    }
+
+    /// The core says so in the text of its deferral after the final dot
+    /// (LocalFailure: "... Possible duplicate! (#4.4.2)"); the report carries
+    /// no flag of its own.
+    static func saysPossibleDuplicate(_ text: [UInt8]) -> Bool {
+        let marker = Array(" Possible duplicate! ".utf8)
+        guard text.count >= marker.count else { return false }
+        return (0...(text.count - marker.count)).contains { text[$0..<$0 + marker.count].elementsEqual(marker) }
     }
 }

@@ -154,10 +154,12 @@ extension DeliveryStore {
             for recipient in results.recipients {
                 _ = try connection.execute(
                     """
-                    UPDATE recipients SET state = $3, attempts = attempts + 1, letter = $4, text = $5
+                    UPDATE recipients SET state = $3, attempts = attempts + 1, letter = $4, text = $5,
+                        possible_duplicate = CASE WHEN $6 = 1 THEN 1 ELSE possible_duplicate END
                     WHERE delivery_id = $1 AND position = $2
                     """, id, .integer(Int64(recipient.position)), .integer(recipient.state.rawValue),
-                    .text(String(recipient.report.letter)), .blob(recipient.report.text))
+                    .text(String(recipient.report.letter)), .blob(recipient.report.text),
+                    .integer(recipient.possibleDuplicate ? 1 : 0))
             }
             _ = try connection.execute(
                 """

@@ -98,11 +98,13 @@ import Testing
     func anExpiredLeaseWithoutTheDotMarkIsRetriedSilently(engine: Engine) throws {
         let fixture = try StoreFixture(engine)
         let store = try fixture.open()
+        // PostgreSQL: the job is taken over by another replica.
+        let replica = engine == .postgresql ? try fixture.open() : store
         let delivery = newDelivery(["a@x.test"])
         try store.enqueue(delivery, now: 1000)
         let lost = try #require(try store.claimDueJobs(worker: "dead", limit: 1, leaseSeconds: 60, now: 1000).first)
-        #expect(try store.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1059).isEmpty)
-        let taken = try #require(try store.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1060).first)
+        #expect(try replica.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1059).isEmpty)
+        let taken = try #require(try replica.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1060).first)
         #expect(taken.attempt == 1 && !taken.possibleDuplicate)
         #expect(try store.markFinalDot(lost, leaseSeconds: 60, now: 1061) == false)
         #expect(
@@ -119,14 +121,16 @@ import Testing
 
     @Test(arguments: Engine.available)
     func anExpiredLeaseAfterTheDotMarkIsRetriedAndFlagged(engine: Engine) throws {
-        let store = try StoreFixture(engine).open()
+        let fixture = try StoreFixture(engine)
+        let store = try fixture.open()
+        let replica = engine == .postgresql ? try fixture.open() : store
         let delivery = newDelivery(["a@x.test"])
         try store.enqueue(delivery, now: 1000)
         let lost = try #require(try store.claimDueJobs(worker: "dead", limit: 1, leaseSeconds: 60, now: 1000).first)
         #expect(try store.renewLease(lost, leaseSeconds: 60, now: 1050))
         #expect(try store.markFinalDot(lost, leaseSeconds: 100, now: 1051))
-        #expect(try store.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1150).isEmpty)
-        let taken = try #require(try store.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1151).first)
+        #expect(try replica.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1150).isEmpty)
+        let taken = try #require(try replica.claimDueJobs(worker: "other", limit: 1, leaseSeconds: 60, now: 1151).first)
         #expect(taken.attempt == 2 && taken.possibleDuplicate)
         #expect(try store.renewLease(lost, leaseSeconds: 60, now: 1152) == false)
         _ = try store.recordAttempt(
@@ -136,6 +140,27 @@ import Testing
         #expect(status.recipients[0].possibleDuplicate && status.recipients[0].attempts == 2)
         #expect(status.attempts.map(\.outcome) == [.interrupted, .delivered])
         #expect(try store.queueMetrics(now: 1160).attemptsByOutcome[.interrupted] == 1)
+    }
+
+    @Test(arguments: Engine.available)
+    func aConnectionLostAfterTheDotIsRetriedAndFlagged(engine: Engine) throws {
+        let store = try StoreFixture(engine).open()
+        let delivery = newDelivery(["a@x.test", "b@x.test"])
+        try store.enqueue(delivery, now: 1000)
+        let first = try #require(try store.claimDueJobs(worker: "w", limit: 1, leaseSeconds: 60, now: 1000).first)
+        let died = report(
+            [(.recipientAccepted, ""), (.recipientAccepted, "")],
+            (.messageDeferred, "Connected to 127.0.0.1 but connection died. Possible duplicate! (#4.4.2)\n"))
+        _ = try store.recordAttempt(first, report: died, schedule: schedule, now: 1001)
+        var status = try #require(try store.status(id: delivery.id, scope: .anonymous, now: 1001))
+        #expect(status.state == .deferred && status.recipients.allSatisfy(\.possibleDuplicate))
+        let second = try #require(try store.claimDueJobs(worker: "w", limit: 1, leaseSeconds: 60, now: 1400).first)
+        #expect(second.possibleDuplicate)
+        _ = try store.recordAttempt(
+            second, report: report([], (.messageAccepted, "ok\n")), schedule: schedule, now: 1401)
+        status = try #require(try store.status(id: delivery.id, scope: .anonymous, now: 1401))
+        // Still flagged once delivered: the recipient may have two copies.
+        #expect(status.state == .delivered && status.recipients.allSatisfy(\.possibleDuplicate))
     }
 
     @Test(arguments: Engine.available)
