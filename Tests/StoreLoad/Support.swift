@@ -30,7 +30,11 @@ func message(for id: String, size: Int) -> [UInt8] {
 
 func openStore(_ text: String) -> DeliveryStore {
     do {
-        return try DeliveryStore.open(StoreURL(parsing: text))
+        var options = StoreOptions()
+        if let writers = getenv("STORE_LOAD_POSTGRES_WRITERS").flatMap({ Int(String(cString: $0)) }) {
+            options.postgresWriters = writers
+        }
+        return try DeliveryStore.open(StoreURL(parsing: text), options: options)
     } catch {
         fail("error \(error.reason.kind) \(error)")
     }

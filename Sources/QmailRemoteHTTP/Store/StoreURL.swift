@@ -8,7 +8,7 @@ public enum StoreURL: Sendable, Equatable, CustomStringConvertible {
 
     public static let defaultValue = "sqlite:/var/lib/qmail-remote-httpd/state.db"
 
-    /// nil when the text is neither form; the message says what is expected.
+    /// Throws, saying what is expected, when the text is neither form.
     public init(parsing text: String) throws(StoreOpenError) {
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))

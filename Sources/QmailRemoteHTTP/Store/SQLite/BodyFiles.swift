@@ -100,6 +100,7 @@ final class BodyFiles: Sendable {
         switch code {
         case ENOSPC, EDQUOT, EFBIG: return .diskFull(detail)
         case EROFS, EACCES, EPERM: return .readOnly(detail)
+        case ENOENT, ENOTDIR: return .cannotOpen(detail)
         default: return .ioError(detail)
         }
     }

@@ -30,6 +30,8 @@ final class SQLiteConnection: SQLConnection {
             throw .readOnly("\(path): cannot switch to write-ahead logging")
         }
         _ = try execute("PRAGMA synchronous=FULL", [])
+        // After a checkpoint the log file is cut back to this size, not left at its largest.
+        _ = try execute("PRAGMA journal_size_limit=16777216", [])
         _ = try execute("PRAGMA foreign_keys=ON", [])
     }
 
