@@ -9,7 +9,7 @@ FROM swift:6.3-bookworm AS build
 # them would break this build, so versions are left to the release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev pkg-config \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -23,7 +23,7 @@ RUN swift build -c release --static-swift-stdlib --product qmail-remote-httpd \
 FROM debian:bookworm-slim
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 ca-certificates \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libsqlite3-0 libpq5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 qmail \
     && useradd --system --uid 10001 --gid qmail --home-dir /var/qmail --shell /usr/sbin/nologin qmail \

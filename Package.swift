@@ -3,7 +3,8 @@
 // the gateway share that is not delivery (QmailSupport: IP addresses, control
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd) and the C
-// bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd).
+// bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd;
+// CSQLite and CLibPQ: the gateway's store).
 import PackageDescription
 
 let package = Package(
@@ -29,6 +30,18 @@ let package = Package(
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
         .target(name: "QmailSupport"),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Sources/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(
             name: "QmailRemote",
             dependencies: ["QmailSupport", "CResolv", "CTLS"]
@@ -41,7 +54,7 @@ let package = Package(
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "QmailSupport", "CMicroHTTPD",
+                "QmailRemote", "QmailSupport", "CMicroHTTPD", "CSQLite", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -52,6 +65,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The store under load and faults (kill -9, full disk, a server that goes
+        // away): driven by Tests/e2e/test_store_*.py and bench/store.sh.
+        .executableTarget(
+            name: "store-load",
+            dependencies: ["QmailRemoteHTTP"],
+            path: "Tests/StoreLoad"
         ),
         .testTarget(
             name: "QmailSupportTests",

@@ -9,11 +9,12 @@ want=${1:-test}
 export PATH="/opt/swift/usr/bin:$PATH"
 command -v swift >/dev/null || { echo "setup: Swift is not at /opt/swift; install Swift 6.x first" >&2; exit 1; }
 
-packages=(pkg-config libmicrohttpd-dev libssl-dev)
+packages=(pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev)
 case "$want" in
     build) ;;
-    test) packages+=(postfix iproute2 util-linux curl) ;;
-    bench) packages+=(postfix msmtp hyperfine time wrk) ;;
+    # postgresql: the tests start servers of their own (Tests/e2e/postgres.py).
+    test) packages+=(postfix iproute2 util-linux curl postgresql) ;;
+    bench) packages+=(postfix msmtp hyperfine time wrk postgresql) ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

@@ -255,3 +255,31 @@ def smtp_sink():
     shutil.rmtree(dump)
 
 
+
+
+# --- PostgreSQL, a real server the tests start themselves (postgres.py) -------
+
+from postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres_session_server():
+    server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_session_server):
+    """A new, empty database on a server shared by the session."""
+    name = "t" + os.urandom(8).hex()
+    postgres_session_server.psql(f"CREATE DATABASE {name}")
+    return postgres_session_server.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def postgres():
+    """A server of this test's own, to stop, kill and restart at will."""
+    server = PostgresServer().start()
+    yield server
+    server.close()

@@ -1,4 +1,5 @@
-// Monotonic seconds, for durations in metrics and logs.
+// Monotonic seconds, for durations in metrics and logs; wall-clock seconds
+// since the epoch, for what is stored and shared (queue times, leases, keys).
 
 #if canImport(Glibc)
 import Glibc
@@ -9,5 +10,11 @@ enum Clock {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    static func epochSeconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec)
     }
 }
