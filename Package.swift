@@ -1,8 +1,8 @@
 // swift-tools-version: 6.0
 // The qmail-remote package: the delivery core (QmailRemote), the drop-in
-// qmail-remote command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd)
-// and the C bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD:
-// libmicrohttpd).
+// qmail-remote command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd),
+// the MIME message builder of the compose API (MailComposer) and the C bridges
+// (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd).
 import PackageDescription
 
 let package = Package(
@@ -36,6 +36,8 @@ let package = Package(
             dependencies: ["QmailRemote"],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
+        // Fields -> RFC 5322/MIME bytes; depends on nothing, not even the core.
+        .target(name: "MailComposer"),
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
@@ -58,6 +60,12 @@ let package = Package(
         .testTarget(
             name: "QmailRemoteHTTPTests",
             dependencies: ["QmailRemoteHTTP"]
+        ),
+        // Parsers/ holds the Python and Perl scripts the round-trip tests run.
+        .testTarget(
+            name: "MailComposerTests",
+            dependencies: ["MailComposer"],
+            exclude: ["Parsers"]
         ),
     ],
     swiftLanguageModes: [.v6]

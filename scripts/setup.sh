@@ -12,7 +12,8 @@ command -v swift >/dev/null || { echo "setup: Swift is not at /opt/swift; instal
 packages=(pkg-config libmicrohttpd-dev libssl-dev)
 case "$want" in
     build) ;;
-    test) packages+=(postfix iproute2 util-linux curl) ;;
+    # libemail-mime-perl: the second MIME parser the composer's round-trip tests run.
+    test) packages+=(postfix iproute2 util-linux curl libemail-mime-perl) ;;
     bench) packages+=(postfix msmtp hyperfine time wrk) ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
