@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "CMicroHTTPD",
+                "QmailRemote", "MailComposer", "CMicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -59,7 +59,7 @@ let package = Package(
         ),
         .testTarget(
             name: "QmailRemoteHTTPTests",
-            dependencies: ["QmailRemoteHTTP"]
+            dependencies: ["QmailRemoteHTTP", "MailComposer"]
         ),
         // Parsers/ holds the Python and Perl scripts the round-trip tests run.
         .testTarget(
