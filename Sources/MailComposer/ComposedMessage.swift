@@ -11,4 +11,9 @@ public struct ComposedMessage: Sendable {
     public let recipients: [[UInt8]]
     /// The Message-ID without its angle brackets, `random@domain`.
     public let messageID: String
+    /// Whether From, To, Cc or Reply-To holds an address with a UTF-8 local
+    /// part (RFC 6532): such a message needs SMTPUTF8, which the core asks for
+    /// only when an envelope address is UTF-8 (sender and recipients overrides
+    /// can leave it out).
+    public let headersNeedSMTPUTF8: Bool
 }

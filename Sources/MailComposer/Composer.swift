@@ -77,9 +77,10 @@ public struct Composer: Sendable {
         if case .multipart = body { out.append("\r\n") }
         if out.count > maxMessageBytes { throw Self.tooLarge(maxMessageBytes) }
 
+        let utf8Headers = ([from] + to + cc + replyTo).contains { $0.localPart.contains { $0 > 127 } }
         return ComposedMessage(
             bytes: out.bytes(), sender: sender, recipients: recipients,
-            messageID: String(decoding: messageID, as: UTF8.self))
+            messageID: String(decoding: messageID, as: UTF8.self), headersNeedSMTPUTF8: utf8Headers)
     }
 
     private static func tooLarge(_ limit: Int) -> CompositionError {

@@ -208,7 +208,11 @@ import Testing
         #expect(
             WellFormed.fields(of: message.bytes).first { $0.name == "To" }?.value
                 == " =?UTF-8?B?SsO2aG4=?= <jöhn@example.com>")
-        #expect(message.recipients == [Array("jöhn@example.com".utf8)])
+        #expect(message.recipients == [Array("jöhn@example.com".utf8)] && message.headersNeedSMTPUTF8)
+        #expect(try !compose(Self.simple()).headersNeedSMTPUTF8)
+        composition.to = [.text("bob@example.com")]
+        composition.bcc = [.text("jöhn@example.com")]  // in the envelope only
+        #expect(try !compose(composition).headersNeedSMTPUTF8)
     }
 
     @Test func messageIDsAreRandomAndUseTheDomain() throws {
