@@ -1,9 +1,18 @@
 // The one check every client text passes before it may become part of a
 // header: no CR, LF or NUL (header injection), no other control character,
 // and none of the Unicode line breaks (NEL, U+2028, U+2029) that some
-// parsers split lines on. Returns the phrase for the error, or nil.
+// parsers split lines on. Returns the phrase for the error, or nil. Also
+// the one trim: parsers drop white space around field values and names.
 
 enum FieldText {
+    /// `text` without the spaces and tabs around it.
+    static func trimmed(_ text: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var text = text
+        while let first = text.first, first == 0x20 || first == 9 { text = text.dropFirst() }
+        while let last = text.last, last == 0x20 || last == 9 { text = text.dropLast() }
+        return text
+    }
+
     /// What is wrong with `text` as header material, to follow the field's name.
     static func problem(in text: String, allowTab: Bool) -> String? {
         var found: String?

@@ -1,7 +1,7 @@
-// Writes one header field, folding it (RFC 5322 2.2.3) before white space so
-// that lines stay within 78 columns where the words allow, and never past
-// 998: a field that cannot fold short enough says so, and its caller refuses.
-// Words arrive with the white space before them, which folding keeps.
+// Writes one header field, folding it (RFC 5322 2.2.3) so that lines stay
+// within 78 columns where the words allow, and never past 998: a field that
+// cannot fold short enough says so, and its caller refuses. Words arrive
+// with the white space before them, which folding keeps.
 
 struct HeaderWriter {
     static let foldColumn = 78
@@ -27,17 +27,31 @@ struct HeaderWriter {
         hasValue = false
     }
 
+    /// Whether a fold may go into `whitespace`: before its last character,
+    /// which must be a space. Perl's Email::Simple unfolds a line break and
+    /// all the white space after it into one space, so one space is all that
+    /// may follow a CRLF; the rest of a run stays at the end of the line.
+    private func canFold(_ whitespace: some BidirectionalCollection<UInt8>) -> Bool {
+        hasValue && whitespace.last == 0x20
+    }
+
+    private mutating func writeFolded(_ whitespace: some BidirectionalCollection<UInt8>) {
+        bytes.append(contentsOf: whitespace.dropLast())
+        bytes.append(contentsOf: [13, 10, 0x20])
+        column = 1
+    }
+
     /// Appends `word` after `whitespace` (nothing, or the SP/TAB run that
     /// precedes it), folding first when the line would pass 78 columns.
-    mutating func append(_ word: some Collection<UInt8>, after whitespace: some Collection<UInt8>) {
-        if !whitespace.isEmpty && hasValue && column + whitespace.count + word.count > Self.foldColumn {
-            bytes.append(13)
-            bytes.append(10)
-            column = 0
+    mutating func append(_ word: some Collection<UInt8>, after whitespace: some BidirectionalCollection<UInt8>) {
+        if canFold(whitespace) && column + whitespace.count + word.count > Self.foldColumn {
+            writeFolded(whitespace)
+        } else {
+            bytes.append(contentsOf: whitespace)
+            column += whitespace.count
         }
-        bytes.append(contentsOf: whitespace)
         bytes.append(contentsOf: word)
-        column += whitespace.count + word.count
+        column += word.count
         hasValue = true
         if column > Self.lineLimit { isOverlong = true }
     }
@@ -51,37 +65,37 @@ struct HeaderWriter {
     /// fresh line whole) or moves it from inside a word to after a space.
     mutating func appendEncoded(_ text: ArraySlice<UInt8>, after whitespace: [UInt8]) {
         let encoding = EncodedWord.Encoding.shorter(for: text)
+        let roomOnFreshLine = min(EncodedWord.maximumLength, Self.foldColumn - 1)
         var rest = text
         var separator = whitespace
         while !rest.isEmpty {
-            let roomOnFreshLine = min(EncodedWord.maximumLength, Self.foldColumn - separator.count)
             let here = EncodedWord.prefixFitting(
-                rest, in: min(roomOnFreshLine, Self.foldColumn - column - separator.count), encoding)
+                rest, in: min(EncodedWord.maximumLength, Self.foldColumn - column - separator.count), encoding)
             let onFreshLine = EncodedWord.prefixFitting(rest, in: roomOnFreshLine, encoding)
             func splitsCleanly(_ taken: Int) -> Bool {
                 taken == rest.count || rest[rest.startIndex + taken - 1] == 0x20
             }
             var taken = here
-            if hasValue
+            if canFold(separator)
                 && (here == 0 || (onFreshLine == rest.count && here < rest.count)
                     || (!splitsCleanly(here) && onFreshLine > here && splitsCleanly(onFreshLine)))
             {
-                bytes.append(13)
-                bytes.append(10)
-                column = 0
+                writeFolded(separator)
                 taken = onFreshLine
+            } else {
+                bytes.append(contentsOf: separator)
+                column += separator.count
             }
-            // White space too wide for any line: one character, and the field is overlong.
+            // No room and no place to fold: one character, and the line grows.
             if taken == 0 { taken = EncodedWord.characterLength(startingWith: rest.first!) }
-            bytes.append(contentsOf: separator)
             let before = bytes.count
             EncodedWord.write(rest.prefix(taken), encoding, into: &bytes)
-            column += separator.count + bytes.count - before
+            column += bytes.count - before
             hasValue = true
+            if column > Self.lineLimit { isOverlong = true }
             rest = rest.dropFirst(taken)
-            separator = [0x20]
+            separator = Self.space
         }
-        if column > Self.lineLimit { isOverlong = true }
     }
 
     /// Ends the field with CRLF.

@@ -4,7 +4,9 @@
 // a U-label into one (IDNA) is not done here. How it is written: Mailbox+Header.
 
 struct Mailbox {
-    /// The display name as plain UTF-8 text, nil when there is none.
+    /// The display name as plain UTF-8 text, nil when there is none. Runs
+    /// of spaces in it are one space: RFC 5322 3.2.2 reads them so between
+    /// the words of a phrase, and parsers (Python's) give them back so.
     let name: [UInt8]?
     /// The local part without quoting.
     let localPart: [UInt8]
@@ -36,16 +38,13 @@ struct Mailbox {
             if let problem = FieldText.problem(in: address, allowTab: false) {
                 throw CompositionError(.invalidAddress, "\(label) address \(problem)")
             }
-            self.name = name.flatMap { name in
-                let trimmed = Self.trimmed(Array(name.utf8)[...])
-                return trimmed.isEmpty ? nil : Array(trimmed)
-            }
-            (localPart, domain) = try Self.splitAddress(Self.trimmed(Array(address.utf8)[...]), label: label)
+            self.name = name.flatMap { Self.phrase(Array($0.utf8)[...]) }
+            (localPart, domain) = try Self.splitAddress(FieldText.trimmed(Array(address.utf8)[...]), label: label)
         case .text(let text):
             if let problem = FieldText.problem(in: text, allowTab: false) {
                 throw CompositionError(.invalidAddress, "\(label) \(problem)")
             }
-            let bytes = Self.trimmed(Array(text.utf8)[...])
+            let bytes = FieldText.trimmed(Array(text.utf8)[...])
             guard bytes.last == UInt8(ascii: ">") else {
                 name = nil
                 (localPart, domain) = try Self.splitAddress(bytes, label: label)
@@ -54,16 +53,9 @@ struct Mailbox {
             guard let open = Self.angleStart(in: bytes) else {
                 throw CompositionError(.invalidAddress, "\(label) ends with > but has no < before it")
             }
-            name = try Self.unquoted(Self.trimmed(bytes[..<open]), label: label)
+            name = try Self.unquoted(FieldText.trimmed(bytes[..<open]), label: label)
             (localPart, domain) = try Self.splitAddress(bytes[(open + 1)..<(bytes.endIndex - 1)], label: label)
         }
-    }
-
-    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        var bytes = bytes
-        while let first = bytes.first, first == 0x20 || first == 9 { bytes = bytes.dropFirst() }
-        while let last = bytes.last, last == 0x20 || last == 9 { bytes = bytes.dropLast() }
-        return bytes
     }
 
     /// The last '<' outside a quoted-string: where "Name <addr>" has its address.
@@ -94,15 +86,22 @@ struct Mailbox {
             if phrase.contains(UInt8(ascii: "<")) || phrase.contains(UInt8(ascii: ">")) {
                 throw CompositionError(.invalidAddress, "\(label) has < or > in its display name; quote the name")
             }
-            return phrase.isEmpty ? nil : Array(phrase)
+            return Self.phrase(phrase)
         }
         guard phrase.count >= 2, phrase.last == UInt8(ascii: "\""),
             let content = QuotedString.content(phrase.dropFirst().dropLast())
         else {
             throw CompositionError(.invalidAddress, "\(label) has a display name with unbalanced quotes")
         }
-        let name = trimmed(content[...])
-        return name.isEmpty ? nil : Array(name)
+        return Self.phrase(content[...])
+    }
+
+    /// `text` trimmed, runs of spaces made one; nil when nothing is left.
+    private static func phrase(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        for byte in FieldText.trimmed(text) where !(byte == 0x20 && out.last == 0x20) { out.append(byte) }
+        return out.isEmpty ? nil : out
     }
 
     /// An addr-spec: a dot-atom or quoted-string local part, '@', a domain.

@@ -14,7 +14,8 @@ struct PreparedAttachment {
         if let problem = FieldText.problem(in: attachment.filename, allowTab: false) {
             throw CompositionError(.invalidField, "\(label) filename \(problem)")
         }
-        if attachment.filename.isEmpty { throw CompositionError(.invalidField, "\(label) has an empty filename") }
+        let filename = FieldText.trimmed(Array(attachment.filename.utf8)[...])
+        if filename.isEmpty { throw CompositionError(.invalidField, "\(label) has an empty filename") }
         if let contentType = attachment.contentType {
             if let problem = FieldText.problem(in: contentType, allowTab: false) {
                 throw CompositionError(.invalidField, "\(label) content_type \(problem)")
@@ -42,7 +43,7 @@ struct PreparedAttachment {
         } else {
             contentID = nil
         }
-        filename = Array(attachment.filename.utf8)
+        self.filename = Array(filename)
         content = attachment.content
         self.isInline = isInline
     }

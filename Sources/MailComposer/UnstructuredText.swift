@@ -7,10 +7,8 @@ enum UnstructuredText {
     /// Leading and trailing white space is dropped; the rest is kept exactly.
     static func write(_ text: String, into writer: inout HeaderWriter, encodeLongWords: Bool) {
         let bytes = Array(text.utf8)
-        var start = 0
-        var end = bytes.count
-        while start < end, bytes[start] == 0x20 || bytes[start] == 9 { start += 1 }
-        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 9 { end -= 1 }
+        let trimmed = FieldText.trimmed(bytes[...])
+        let (start, end) = (trimmed.startIndex, trimmed.endIndex)
 
         func needsEncoding(_ word: ArraySlice<UInt8>) -> Bool {
             if encodeLongWords && word.count >= HeaderWriter.foldColumn { return true }

@@ -59,7 +59,7 @@ enum RoundTrip {
                 #expect(leaf.params["charset"]?.lowercased() == "utf-8", note, sourceLocation: sourceLocation)
                 #expect(leaf.text.map(lineFeeds) == lineFeeds(text), note, sourceLocation: sourceLocation)
             case .attachment(let attachment, let isInline):
-                #expect(leaf.filename == attachment.filename, note, sourceLocation: sourceLocation)
+                #expect(leaf.filename == trimmed(attachment.filename), note, sourceLocation: sourceLocation)
                 #expect(leaf.disposition == (isInline ? "inline" : "attachment"), note, sourceLocation: sourceLocation)
                 #expect(leaf.contentID == attachment.contentID.map { "<\($0)>" }, note, sourceLocation: sourceLocation)
                 #expect(leaf.cte?.lowercased() == "base64", note, sourceLocation: sourceLocation)
@@ -68,13 +68,38 @@ enum RoundTrip {
         }
     }
 
+    /// Without the spaces and tabs around it; by scalars, since a space may
+    /// begin a grapheme (a space and an emoji modifier are one Character).
     static func trimmed(_ text: String) -> String {
-        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        var scalars = Array(text.unicodeScalars)[...]
+        while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: scalars)
+        return String(out)
     }
 
     /// Line breaks of any kind as LF: what a text's lines are, however stored.
+    /// By scalars: Foundation's search would take a combining mark after LF as part of it.
     static func lineFeeds(_ text: String) -> String {
-        text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        var out = String.UnicodeScalarView()
+        var previousCR = false
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" && previousCR {
+                previousCR = false
+                continue
+            }
+            previousCR = scalar == "\r"
+            out.append(previousCR ? "\n" : scalar)
+        }
+        return String(out)
+    }
+
+    /// A display name as a phrase reads: trimmed, runs of spaces one space.
+    static func phrase(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in trimmed(text).unicodeScalars where !(scalar == " " && out.last == " ") { out.append(scalar) }
+        return String(out)
     }
 
     static func addresses(_ fields: [AddressField]) -> [ParsedAddress] {
@@ -101,7 +126,7 @@ enum RoundTrip {
                 local = String(local.dropFirst().dropLast()).replacingOccurrences(of: "\\", with: "")
             }
             return ParsedAddress(
-                name: trimmed(name ?? ""), local: local, domain: String(address[address.index(after: at)...]))
+                name: phrase(name ?? ""), local: local, domain: String(address[address.index(after: at)...]))
         }
     }
 
