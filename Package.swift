@@ -2,9 +2,10 @@
 // The qmail-remote package: the delivery core (QmailRemote), what the core and
 // the gateway share that is not delivery (QmailSupport: IP addresses, control
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
-// command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd) and the C
-// bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd;
-// CSQLite and CLibPQ: the gateway's store).
+// command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
+// message builder of the compose API (MailComposer) and the C bridges (CResolv:
+// glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd; CSQLite and
+// CLibPQ: the gateway's store).
 import PackageDescription
 
 let package = Package(
@@ -51,10 +52,12 @@ let package = Package(
             dependencies: ["QmailRemote", "QmailSupport"],
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
+        // Fields -> RFC 5322/MIME bytes; depends on nothing, not even the core.
+        .target(name: "MailComposer"),
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "QmailSupport", "CMicroHTTPD", "CSQLite", "CLibPQ",
+                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CSQLite", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -83,7 +86,13 @@ let package = Package(
         ),
         .testTarget(
             name: "QmailRemoteHTTPTests",
-            dependencies: ["QmailRemoteHTTP", "QmailRemote", "QmailSupport"]
+            dependencies: ["QmailRemoteHTTP", "QmailRemote", "QmailSupport", "MailComposer"]
+        ),
+        // Parsers/ holds the Python and Perl scripts the round-trip tests run.
+        .testTarget(
+            name: "MailComposerTests",
+            dependencies: ["MailComposer"],
+            exclude: ["Parsers"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -12,8 +12,9 @@ command -v swift >/dev/null || { echo "setup: Swift is not at /opt/swift; instal
 packages=(pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev)
 case "$want" in
     build) ;;
-    # postgresql: the tests start servers of their own (Tests/e2e/postgres.py).
-    test) packages+=(postfix iproute2 util-linux curl postgresql) ;;
+    # postgresql: the tests start servers of their own (Tests/e2e/postgres.py);
+    # libemail-mime-perl: the second MIME parser the composer's round-trip tests run.
+    test) packages+=(postfix iproute2 util-linux curl postgresql libemail-mime-perl) ;;
     bench) packages+=(postfix msmtp hyperfine time wrk postgresql) ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
