@@ -5,15 +5,25 @@
 // handshake is followed by one more connection in plain text. Never throws:
 // every failure is a report.
 
+/// A point in sending the message where the caller may stop the delivery.
+public enum DeliveryStep: Sendable { case messageData, finalDot }
+
 public struct DeliveryRequest: Sendable {
     public var host: [UInt8]
     public var sender: [UInt8]
     public var recipients: [[UInt8]]
+    /// Asked before each write of message data and, last, right before the final dot.
+    /// false stops the delivery there: no more data, no dot, and the connection is
+    /// closed; the message report is LocalFailure.stoppedBeforeFinalDot.
+    public var proceed: (@Sendable (DeliveryStep) -> Bool)?
 
-    public init(host: [UInt8], sender: [UInt8], recipients: [[UInt8]]) {
+    public init(
+        host: [UInt8], sender: [UInt8], recipients: [[UInt8]], proceed: (@Sendable (DeliveryStep) -> Bool)? = nil
+    ) {
         self.host = host
         self.sender = sender
         self.recipients = recipients
+        self.proceed = proceed
     }
 }
 
@@ -61,7 +71,8 @@ public enum RemoteDelivery {
             var requirement = configuration.esmtp ? policy : TLSRequirement(level: .none)
             let session = SMTPSession(
                 ip: server.address, helohost: configuration.helohost, sender: request.sender,
-                recipients: recipients, esmtp: configuration.esmtp, credentials: route?.credentials)
+                recipients: recipients, esmtp: configuration.esmtp, credentials: route?.credentials,
+                proceed: request.proceed)
             // Twice at most: the second time in plain text, after a failed
             // handshake under "may".
             for attempt in 0..<2 {

@@ -42,6 +42,8 @@ public enum LocalFailure: Error, Sendable, Equatable {
     case authNeedsTLS(IPAddress)
     /// Ours: credentials on the route, and the server offers no mechanism we have.
     case authNotOffered(IPAddress)
+    /// Ours: the caller stopped the delivery (DeliveryRequest.proceed) before the final dot.
+    case stoppedBeforeFinalDot
 
     public var report: Report {
         switch self {
@@ -114,6 +116,10 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(
                 .messageDeferred,
                 "Connected to \(ip) but it offers no login mechanism I have (PLAIN, LOGIN, CRAM-MD5). (#4.7.0)\n")
+        case .stoppedBeforeFinalDot:
+            return Report(
+                .messageDeferred,
+                "Delivery was stopped before the end of the message was sent; it was not delivered. (#4.3.0)\n")
         }
     }
 

@@ -34,6 +34,9 @@ public struct DeliveryReport: Sendable, Equatable {
     public let messageReport: Report
     /// The TLS the conversation ended under, if any (not part of the qmail bytes).
     public var tls: TLSSummary?
+    /// The final dot was written and no reply to it was read: the message may have been
+    /// delivered, and a retry may duplicate it ("Possible duplicate!"). Not part of the qmail bytes.
+    public var possibleDuplicate = false
 
     public init(recipientReports: [Report], messageReport: Report) {
         precondition(

@@ -44,6 +44,8 @@ public struct SMTPSession {
     public let esmtp: Bool
     /// The route's login, if any (ESMTP mode only).
     public let credentials: Credentials?
+    /// Asked before each write of message data and before the final dot (DeliveryRequest.proceed).
+    public let proceed: (@Sendable (DeliveryStep) -> Bool)?
 
     /// The message is read and sent in pieces of this size.
     static let chunkSize = 65536
@@ -53,7 +55,7 @@ public struct SMTPSession {
     public init(
         ip: IPAddress, helohost: [UInt8], sender: [UInt8],
         recipients: [(address: [UInt8], problem: MailboxText.Problem?)], esmtp: Bool = false,
-        credentials: Credentials? = nil
+        credentials: Credentials? = nil, proceed: (@Sendable (DeliveryStep) -> Bool)? = nil
     ) {
         self.ip = ip
         self.helohost = helohost
@@ -61,6 +63,7 @@ public struct SMTPSession {
         self.recipients = recipients
         self.esmtp = esmtp
         self.credentials = credentials
+        self.proceed = proceed
     }
 
     enum Stop: Error {
@@ -68,6 +71,8 @@ public struct SMTPSession {
         case replyTooLong
         case unreadableMessage
         case partialFinalLine
+        /// `proceed` said no: no more data, no dot.
+        case stopped
     }
 
     /// Without TLS (the classic way, and unit tests).
@@ -86,9 +91,10 @@ public struct SMTPSession {
         var tls = plan.implicit
         defer { channel.connection.close() }
 
-        func finish(_ report: Report) -> SessionOutcome {
+        func finish(_ report: Report, possibleDuplicate: Bool = false) -> SessionOutcome {
             var delivery = DeliveryReport(recipientReports: recipientReports, messageReport: report)
             delivery.tls = tls
+            delivery.possibleDuplicate = possibleDuplicate
             return .report(delivery)
         }
         func quit(_ report: Report) -> SessionOutcome {
@@ -195,8 +201,9 @@ public struct SMTPSession {
             case .replyTooLong: failure = .replyTooLong(ip, possibleDuplicate: afterFinalDot)
             case .unreadableMessage: failure = .unreadableMessage
             case .partialFinalLine: failure = .partialFinalLine
+            case .stopped: failure = .stoppedBeforeFinalDot
             }
-            return finish(failure.report)
+            return finish(failure.report, possibleDuplicate: afterFinalDot)
         }
     }
 
@@ -272,11 +279,15 @@ public struct SMTPSession {
             if count == 0 { break }
             input.withUnsafeBytes { encoder.encode(UnsafeRawBufferPointer(rebasing: $0[0..<count]), into: &output) }
             if output.count >= Self.chunkSize {
+                if proceed?(.messageData) == false { throw .stopped }
                 do { try connection.write(output) } catch { throw .died }
                 output.removeAll(keepingCapacity: true)
             }
         }
         guard encoder.endsWithCompleteLine else { throw .partialFinalLine }
+        // Stopping here leaves the server without a dot: QUIT would only be
+        // more message text, so the connection is simply closed.
+        if proceed?(.finalDot) == false { throw .stopped }
         output.append(contentsOf: Command.endOfData)
         do { try connection.write(output) } catch { throw .died }
     }
