@@ -2,7 +2,7 @@
 // The qmail-remote package: the delivery core (QmailRemote), the drop-in
 // qmail-remote command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd)
 // and the C bridges (CResolv: glibc's resolver; CTLS: OpenSSL; CMicroHTTPD:
-// libmicrohttpd).
+// libmicrohttpd; CEpoll: epoll and friends for the gateway's acceptor).
 import PackageDescription
 
 let package = Package(
@@ -27,6 +27,7 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         .target(
             name: "QmailRemote",
             dependencies: ["CResolv", "CTLS"]
@@ -39,7 +40,7 @@ let package = Package(
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "CMicroHTTPD",
+                "QmailRemote", "CMicroHTTPD", "CEpoll",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,58 +1,59 @@
-// The gateway's HTTP behaviour without the HTTP library: routing, bearer
-// tokens, early refusals from the head alone (404/405/401/415/413, bad
-// query), then the answer once the body is in. The libmicrohttpd adapter
-// calls it; tests can call it directly.
+// The gateway's HTTP behaviour without the HTTP library, testable in memory:
+// `screen` refuses a head whose framing, size or target cannot be trusted;
+// `plan` routes, checks the token and refuses what the head alone shows
+// (404/405/401/415/413 from Content-Length, the raw envelope); `prepare`
+// decodes the body; `answer` turns delivery results into the answer. Every
+// refusal comes from APIError. No threads and no sockets here.
 
 import QmailRemote
-import Synchronization
-
-/// What the adapter knows of a request before its body.
-public struct RequestHead: Sendable {
-    public var method: String
-    public var path: String
-    /// Header lookup, case-insensitive.
-    public var header: @Sendable (String) -> String?
-    public var query: [(key: String, value: [UInt8])]
-
-    public init(
-        method: String, path: String, header: @escaping @Sendable (String) -> String?,
-        query: [(key: String, value: [UInt8])]
-    ) {
-        self.method = method
-        self.path = path
-        self.header = header
-        self.query = query
-    }
-}
 
 /// What to do with a request after its head.
-public enum RequestPlan {
+public enum RequestPlan: Sendable {
     case answer(HTTPResponse)
-    case readJSON(RequestBody)
-    case readRaw(DeliveryInput, RequestBody)
+    /// Read a JSON body of at most `limit` bytes.
+    case readJSON(limit: Int)
+    /// Read a message/rfc822 body of at most `limit` bytes for this envelope.
+    case readRaw(DeliveryInput, limit: Int)
 }
 
-/// What a request log line says beyond method, path, status and duration.
-public struct RequestSummary: Sendable {
-    public var sender: String?
-    public var recipientCount: Int?
-    public var hosts: [String] = []
-    public var outcome: String?
-    public var error: String?
+/// What to do once the body is in.
+public enum PreparedRequest {
+    case answer(HTTPResponse)
+    case deliver(DeliveryInput, StoredMessage)
 }
 
 public final class GatewayEndpoint: Sendable {
     public let settings: GatewaySettings
-    public let service: DeliveryService
-    private let draining = Atomic<Bool>(false)
+    public let lifecycle: Lifecycle
+    public let bodyMemory: BodyMemory
+    private let tokens: BearerTokens
+    private let metricsText: @Sendable () -> String
 
-    public init(settings: GatewaySettings, service: DeliveryService) {
+    public init(
+        settings: GatewaySettings, lifecycle: Lifecycle, bodyMemory: BodyMemory,
+        metricsText: @escaping @Sendable () -> String
+    ) {
         self.settings = settings
-        self.service = service
+        self.lifecycle = lifecycle
+        self.bodyMemory = bodyMemory
+        self.metricsText = metricsText
+        tokens = BearerTokens(settings.tokens)
     }
 
-    public func startDraining() { draining.store(true, ordering: .sequentiallyConsistent) }
-    public var isDraining: Bool { draining.load(ordering: .sequentiallyConsistent) }
+    /// The checks that keep one request from being read as another: version,
+    /// framing headers, Host, sizes, the target. Returns the declared body
+    /// length and the parsed target.
+    public func screen(
+        _ head: RequestHead
+    ) throws(APIError) -> (
+        length: Int?, path: String, query: [(key: String, value: [UInt8])]
+    ) {
+        if head.requestLineBytes > settings.maxRequestLineBytes { throw .targetTooLong(settings.maxRequestLineBytes) }
+        if head.headerBytes > settings.maxHeaderBytes { throw .headersTooLarge(settings.maxHeaderBytes) }
+        let length = try FramingCheck.contentLength(of: head)
+        let (path, query) = try RequestTarget.parse(head.target)
+        return (length, path, query)
+    }
 
     public func plan(_ head: RequestHead) -> (RequestPlan, RequestSummary) {
         var summary = RequestSummary()
@@ -60,131 +61,111 @@ public final class GatewayEndpoint: Sendable {
             summary.error = error.code
             return (.answer(error.response), summary)
         }
-        switch head.path {
+        let screened: (length: Int?, path: String, query: [(key: String, value: [UInt8])])
+        do { screened = try screen(head) } catch { return refuse(error) }
+        switch screened.path {
         case "/healthz":
             guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
-            if isDraining { return (.answer(.json(503, .object([("status", .string("shutting_down"))]))), summary) }
+            if lifecycle.isDraining {
+                return (.answer(.json(503, .object([("status", .string("shutting_down"))]))), summary)
+            }
             return (.answer(.json(200, .object([("status", .string("ok"))]))), summary)
         case "/metrics":
             guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
-            guard authorized(head) else { return refuse(.unauthorized) }
+            guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
             return (
                 .answer(
                     HTTPResponse(
                         status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                        body: Array(service.metrics.prometheusText().utf8))), summary
+                        body: Array(metricsText().utf8))), summary
             )
         case "/v1/deliveries":
             guard head.method == "POST" else { return refuse(.methodNotAllowed("POST")) }
         default:
             return refuse(.notFound)
         }
-        guard authorized(head) else { return refuse(.unauthorized) }
-        if isDraining { return refuse(.shuttingDown) }
+        guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
+        if lifecycle.isDraining { return refuse(.shuttingDown) }
 
-        let mediaType = head.header("Content-Type")?.split(separator: ";").first
-            .map { $0.trimmingCharacters(in: " \t").lowercased() }
+        let mediaType = head.value("Content-Type")?.split(separator: ";").first
+            .map { FramingCheck.trimmed(String($0)).lowercased() }
         let limit: Int
         switch mediaType {
         case "application/json": limit = settings.maxJSONBodyBytes
         case "message/rfc822": limit = settings.maxMessageBytes
         default: return refuse(.unsupportedMediaType)
         }
-        if let length = head.header("Content-Length").flatMap({ Int($0.trimmingCharacters(in: " \t")) }), length > limit
-        {
-            return refuse(.tooLarge(limit))
-        }
-        let body = RequestBody(
-            limit: limit, spoolThreshold: mediaType == "application/json" ? Int.max : settings.spoolThresholdBytes,
-            spoolDirectory: settings.spoolDirectory)
+        if let length = screened.length, length > limit { return refuse(.tooLarge(limit)) }
         if mediaType == "application/json" {
-            if !head.query.isEmpty {
+            if !screened.query.isEmpty {
                 return refuse(.badRequest("invalid_query", "a JSON delivery takes no query parameters"))
             }
-            return (.readJSON(body), summary)
+            return (.readJSON(limit: limit), summary)
         }
         do throws(APIError) {
-            let envelope = try RawQuery.envelope(head.query)
+            let envelope = try RawQuery.envelope(screened.query)
             let input = try DeliveryInput(
                 sender: envelope.sender, recipients: envelope.recipients,
                 host: envelope.host, maxRecipients: settings.maxRecipients)
-            return (.readRaw(input, body), summary)
+            summary.sender = String(decoding: input.sender, as: UTF8.self)
+            summary.recipientCount = input.recipients.count
+            return (.readRaw(input, limit: limit), summary)
         } catch {
             return refuse(error)
         }
     }
 
-    /// The answer once the whole body is in. Blocks for the SMTP deliveries.
-    public func answer(_ plan: RequestPlan) -> (HTTPResponse, RequestSummary) {
+    /// Where a body (or a decoded message) of at most `limit` bytes is collected.
+    public func makeStore(limit: Int) -> SpooledBytes {
+        SpooledBytes(
+            limit: limit, threshold: settings.spoolThresholdBytes, budget: bodyMemory,
+            spoolDirectory: settings.spoolDirectory)
+    }
+
+    /// The body is in: decode it (JSON) or take it as the message (raw). May
+    /// take a while for a large JSON body; never on the library's thread.
+    public func prepare(_ plan: RequestPlan, body: SpooledBytes?) -> (PreparedRequest, RequestSummary) {
         var summary = RequestSummary()
         do throws(APIError) {
-            let input: DeliveryInput
-            let message: StoredMessage
             switch plan {
             case .answer(let response):
-                return (response, summary)
-            case .readJSON(let body):
+                return (.answer(response), summary)
+            case .readJSON:
+                guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
-                let payload = try JSONPayload.decode(body.bytes ?? [], maxMessageBytes: settings.maxMessageBytes)
-                input = try DeliveryInput(
-                    sender: Array(payload.sender.utf8),
-                    recipients: payload.recipients.map { Array($0.utf8) },
-                    host: payload.host.map { Array($0.utf8) },
-                    maxRecipients: settings.maxRecipients)
-                message = .memory(payload.message)
-            case .readRaw(let raw, let body):
-                if body.tooLarge { throw .tooLarge(body.limit) }
-                if body.failed {
-                    throw APIError(
-                        503, "spool_failed", "the message could not be stored; try again later",
-                        headers: [("Retry-After", "30")])
+                guard let stored = body.finish() else { throw .spoolFailed }
+                let payload = try JSONPayload.decode(stored, maxRecipients: settings.maxRecipients) {
+                    makeStore(limit: settings.maxMessageBytes)
                 }
-                input = raw
-                message = body.message
+                summary.sender = String(decoding: payload.sender, as: UTF8.self)
+                summary.recipientCount = payload.recipientCount
+                let input = try DeliveryInput(
+                    sender: payload.sender, recipients: payload.recipients, recipientCount: payload.recipientCount,
+                    host: payload.host, maxRecipients: settings.maxRecipients)
+                return (.deliver(input, payload.message), summary)
+            case .readRaw(let input, _):
+                summary.sender = String(decoding: input.sender, as: UTF8.self)
+                summary.recipientCount = input.recipients.count
+                guard let body else { throw .spoolFailed }
+                if body.tooLarge { throw .tooLarge(body.limit) }
+                guard let message = body.finish() else { throw .spoolFailed }
+                return (.deliver(input, message), summary)
             }
-            summary.sender = String(decoding: input.sender, as: UTF8.self)
-            summary.recipientCount = input.recipients.count
-            let results = try service.deliver(input, message: message)
-            summary.hosts = results.map { String(decoding: $0.host, as: UTF8.self) }
-            let answer = DeliveryAnswer(recipients: input.recipients, results: results)
-            service.metrics.recipientsFinished(answer.recipientOutcomes)
-            summary.outcome = answer.outcome.rawValue
-            return (answer.response, summary)
         } catch {
             summary.error = error.code
-            return (error.response, summary)
+            return (.answer(error.response), summary)
         }
     }
 
-    /// Constant-time comparison against every token.
-    private func authorized(_ head: RequestHead) -> Bool {
-        if settings.tokens.isEmpty { return true }
-        guard let value = head.header("Authorization") else { return false }
-        let parts = value.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-        let offered = Array(parts[1].utf8)
-        var match = false
-        for token in settings.tokens {
-            let expected = Array(token.utf8)
-            var difference = UInt8(expected.count == offered.count ? 0 : 1)
-            for index in 0..<expected.count {
-                difference |= expected[index] ^ (index < offered.count ? offered[index] : 0)
-            }
-            match = match || difference == 0
-        }
-        return match
+    /// The answer to the deliveries' results.
+    public func answer(_ input: DeliveryInput, results: [GroupResult]) -> (HTTPResponse, RequestSummary) {
+        var summary = RequestSummary()
+        summary.sender = String(decoding: input.sender, as: UTF8.self)
+        summary.recipientCount = input.recipients.count
+        summary.hosts = results.map { String(decoding: $0.host, as: UTF8.self) }
+        let answer = DeliveryAnswer(recipients: input.recipients, results: results)
+        summary.outcome = answer.outcome
+        summary.recipientOutcomes = answer.recipientOutcomes
+        return (answer.response, summary)
     }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var text = self[...]
-        while let first = text.first, set.contains(first) { text = text.dropFirst() }
-        while let last = text.last, set.contains(last) { text = text.dropLast() }
-        return String(text)
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String { self[...].trimmingCharacters(in: set) }
 }

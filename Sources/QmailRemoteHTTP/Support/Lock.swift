@@ -52,3 +52,7 @@ final class Condition: @unchecked Sendable {
 
     func signal() { pthread_cond_signal(pointer) }
 }
+
+extension Condition {
+    func broadcast() { pthread_cond_broadcast(pointer) }
+}
