@@ -5,7 +5,7 @@
 #    connection) against the same sink: messages/s of both and their ratio,
 #    the gateway's p50/p99 and peak RSS.
 # 2. Peak RSS growth while one 100 MB raw message is delivered.
-# 3. 1000 concurrent requests against a slow sink (smtp-sink -w 2): no error,
+# 3. 1000 concurrent requests from one address against a slow sink (smtp-sink -w 2): no error,
 #    and the gateway's peak RSS.
 # Usage: bench/gateway.sh [seconds]   (default 10 per load run)
 seconds=${1:-10}
@@ -58,7 +58,7 @@ kill -TERM "$gw"; wait "$gw" || true
 
 # 3. 1000 concurrent requests against the slow sink.
 port=$(free_port)
-QMAILHOME="$work/slow" "$httpd" --listen 127.0.0.1:"$port" --concurrency 250 --queue-length 1000 \
+QMAILHOME="$work/slow" "$httpd" --listen 127.0.0.1:"$port" --concurrency 250 --queue-length 1000 --max-connections-per-ip 1200 \
     --max-connections 1200 2>/dev/null & gw=$!; started $gw
 wait_up "$port"
 python3 - "$port" > "$work/burst.txt" <<'PY'

@@ -23,7 +23,7 @@ public struct JSONPayload {
     public static func decode(
         _ body: StoredMessage, maxRecipients: Int, makeMessage: () -> SpooledBytes
     ) throws(APIError) -> JSONPayload {
-        var reader = JSONReader(body.reader())
+        var reader = JSONReader(body.reader(), length: body.count)
         var fields = Fields(maxRecipients: maxRecipients, message: makeMessage())
         do {
             try fields.read(&reader)

@@ -40,7 +40,7 @@ struct DiscardedBytes: JSONStringSink {
 
 struct JSONReader {
     static let maximumDepth = 32
-    private static let chunkSize = 65536
+    static let chunkSize = 65536
 
     private let source: any MessageSource
     private var buffer: [UInt8]
@@ -49,9 +49,11 @@ struct JSONReader {
     /// Bytes before `buffer[0]`.
     private var base = 0
 
-    init(_ source: any MessageSource) {
+    /// `length`: how many bytes there are, so a small body gets a small buffer.
+    init(_ source: any MessageSource, length: Int = chunkSize) {
         self.source = source
-        buffer = [UInt8](repeating: 0, count: Self.chunkSize)
+        let size = max(1, min(Self.chunkSize, length))
+        buffer = [UInt8](unsafeUninitializedCapacity: size) { $1 = size }
     }
 
     /// Where the reader is, for error messages.

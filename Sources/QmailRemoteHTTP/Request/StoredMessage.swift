@@ -42,6 +42,14 @@ public final class StoredMessage: Sendable {
 
     deinit { budget?.release(reserved) }
 
+    /// How many bytes it holds.
+    public var count: Int {
+        switch storage {
+        case .memory(let bytes): return bytes.count
+        case .file(let file): return file.size
+        }
+    }
+
     public var isSpooled: Bool {
         if case .file = storage { return true }
         return false
