@@ -313,7 +313,10 @@ def test_help_lists_flags_and_environment():
     text = subprocess.run([str(HTTPD), "--help"], capture_output=True, text=True).stdout
     for flag, env in [("--listen", "LISTEN"), ("--token-file", "TOKEN_FILE"), ("--max-message-bytes", "MAX_MESSAGE_BYTES"),
                       ("--max-recipients", "MAX_RECIPIENTS"), ("--concurrency", "CONCURRENCY"),
-                      ("--queue-length", "QUEUE_LENGTH"), ("--drain-timeout", "DRAIN_TIMEOUT")]:
+                      ("--queue-length", "QUEUE_LENGTH"), ("--drain-timeout", "DRAIN_TIMEOUT"),
+                      ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
+                      ("--max-active-connections", "MAX_ACTIVE_CONNECTIONS"), ("--header-timeout", "HEADER_TIMEOUT"),
+                      ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY")]:
         assert flag in text and "QMAIL_REMOTE_HTTPD_" + env in text
 
 

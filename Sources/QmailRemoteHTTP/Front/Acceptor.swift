@@ -26,6 +26,8 @@ final class Acceptor: @unchecked Sendable {
     private let wake: Int32
     private var scratch: [UInt8]
     private var waiting: [Int32: Waiting] = [:]
+    /// Waiting connections whose head is complete and fine, waiting for room.
+    private var ready: Set<Int32> = []
     private var lingering: [Int32: Double] = [:]
     private var listening = true
     private var acceptPausedUntil: Double?
@@ -115,7 +117,7 @@ final class Acceptor: @unchecked Sendable {
         var fds = [Int32](repeating: 0, count: 256)
         var events = [UInt32](repeating: 0, count: 256)
         while true {
-            let pendingRoom = waiting.values.contains { $0.readyHead != nil }
+            let pendingRoom = !ready.isEmpty
             let count = cepoll_wait(epoll, &fds, &events, Int32(fds.count), pendingRoom ? 20 : 100)
             let now = Clock.seconds()
             for (fd, event) in zip(fds, events).prefix(max(0, Int(count))) {
@@ -204,6 +206,7 @@ final class Acceptor: @unchecked Sendable {
             do { _ = try endpoint.screen(head) } catch { return answerWaiting(fd, error, head: head) }
             connection.readyHead = head
             waiting[fd] = connection
+            ready.insert(fd)
             handOver(fd)
         }
     }
@@ -213,10 +216,11 @@ final class Acceptor: @unchecked Sendable {
     private func handOver(_ fd: Int32) {
         guard let connection = waiting[fd] else { return }
         guard table.hasRoomToServe else {
-            _ = table.evictIdle()
+            table.evictIdle(for: ready.count)
             return
         }
         waiting[fd] = nil
+        ready.remove(fd)
         unwatch(fd)
         let client = table.handOver(fd: fd, peer: connection.peer)
         var address = connection.address
@@ -227,14 +231,15 @@ final class Acceptor: @unchecked Sendable {
     }
 
     private func offerWaitingHeads(now: Double) {
-        for (fd, connection) in waiting where connection.readyHead != nil {
+        for fd in ready {
+            guard let connection = waiting[fd] else { continue }
             if table.hasRoomToServe {
                 handOver(fd)
             } else if now - connection.accepted > Double(settings.headerTimeoutSeconds) {
                 telemetry.connectionClosed(.tooManyConnections)
                 answerWaiting(fd, .tooManyConnections, head: connection.readyHead)
             } else {
-                _ = table.evictIdle()
+                table.evictIdle(for: ready.count)
             }
         }
     }
@@ -244,6 +249,7 @@ final class Acceptor: @unchecked Sendable {
     /// Writes the refusal on the socket, logs the request, and lingers.
     private func answerWaiting(_ fd: Int32, _ error: APIError, head: RequestHead?) {
         guard let connection = waiting.removeValue(forKey: fd) else { return }
+        ready.remove(fd)
         table.forgetWaiting(connection.peer)
         let id = RequestContext.makeID()
         SocketAnswer.write(error.response, requestID: id, on: fd)
@@ -259,6 +265,7 @@ final class Acceptor: @unchecked Sendable {
 
     private func closeWaiting(_ fd: Int32) {
         guard let connection = waiting.removeValue(forKey: fd) else { return }
+        ready.remove(fd)
         unwatch(fd)
         close(fd)
         table.forgetWaiting(connection.peer)

@@ -90,6 +90,9 @@ final class ConnectionTable: @unchecked Sendable {
         let client = ClientConnection(fd: fd, peer: peer, phase: .handingOver)
         lock.withLock {
             waiting -= 1
+            // A descriptor is reused only after the library said it closed the
+            // last connection on it; an entry still here was never started.
+            if let stale = active[fd] { release(stale.peer) }
             active[fd] = client
         }
         return client
@@ -190,14 +193,21 @@ final class ConnectionTable: @unchecked Sendable {
         return result
     }
 
-    /// Closes the connection idle the longest, to make room; false if none is idle.
-    func evictIdle() -> Bool {
+    /// Closes the connection idle the longest, to make room for `waiting`
+    /// heads (unless that many are being closed already); false if none is idle.
+    @discardableResult
+    func evictIdle(for waiting: Int) -> Bool {
         lock.withLock {
             var oldest: (client: ClientConnection, since: Double)?
+            var closing = 0
             for client in active.values {
-                if case .idle(let since) = client.phase, since < oldest?.since ?? .infinity { oldest = (client, since) }
+                switch client.phase {
+                case .idle(let since) where since < oldest?.since ?? .infinity: oldest = (client, since)
+                case .abandoned: closing += 1
+                default: break
+                }
             }
-            guard let oldest else { return false }
+            guard let oldest, closing < waiting else { return false }
             oldest.client.phase = .abandoned
             SocketAnswer.cut(oldest.client.fd)
             return true
