@@ -208,3 +208,27 @@ import Testing
         #expect(ListenAddress("127.0.0.1:70000") == nil)
     }
 }
+
+@Suite struct JSONNodeTests {
+    @Test func wholeValues() throws {
+        let node = try JSONReader.parse(Array(#" {"a":[1,-2.5e3,true,false,null],"b":{"c":"\u00e9"}} "#.utf8))
+        #expect(
+            node
+                == .object([
+                    ("a", .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null])),
+                    ("b", .object([("c", .string("é"))])),
+                ]))
+    }
+
+    @Test func refusalsSayWhere() {
+        for (text, offset) in [("{\"a\":1,\"a\":2}", 10), ("[1,]", 3), ("{} x", 3), ("", 0), ("[01]", 2)] {
+            do {
+                _ = try JSONReader.parse(Array(text.utf8))
+                Issue.record("parsed \(text)")
+            } catch {
+                #expect(error.offset == offset, "\(text): \(error)")
+            }
+        }
+        #expect(throws: JSONSyntaxError.self) { try JSONReader.parse(Array(String(repeating: "[", count: 40).utf8)) }
+    }
+}

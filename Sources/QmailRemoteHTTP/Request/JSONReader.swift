@@ -158,30 +158,38 @@ struct JSONReader {
         }
     }
 
-    mutating func number() throws(JSONReadError) {
+    /// Reads a number; returns its text.
+    @discardableResult
+    mutating func number() throws(JSONReadError) -> [UInt8] {
+        var text: [UInt8] = []
+        func take(_ reader: inout JSONReader, _ byte: UInt8) {
+            text.append(byte)
+            reader.take()
+        }
         func digits(_ reader: inout JSONReader) throws(JSONReadError) -> Int {
             var count = 0
             while let byte = try reader.peek(), byte >= 48, byte <= 57 {
-                reader.take()
+                take(&reader, byte)
                 count += 1
             }
             return count
         }
-        if try peek() == UInt8(ascii: "-") { take() }
+        if try peek() == UInt8(ascii: "-") { take(&self, UInt8(ascii: "-")) }
         if try peek() == UInt8(ascii: "0") {
-            take()
+            take(&self, UInt8(ascii: "0"))
         } else if try digits(&self) == 0 {
             throw error("bad number")
         }
         if try peek() == UInt8(ascii: ".") {
-            take()
+            take(&self, UInt8(ascii: "."))
             if try digits(&self) == 0 { throw error("bad number") }
         }
         if let byte = try peek(), byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-            take()
-            if let sign = try peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { take() }
+            take(&self, byte)
+            if let sign = try peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { take(&self, sign) }
             if try digits(&self) == 0 { throw error("bad number") }
         }
+        return text
     }
 
     /// Reads a string (the reader is at its opening quote) into `sink`.
