@@ -4,8 +4,8 @@
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
-// glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd; CSQLite and
-// CLibPQ: the gateway's store).
+// glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for
+// the gateway's acceptor; CSQLite and CLibPQ: the gateway's store).
 import PackageDescription
 
 let package = Package(
@@ -43,6 +43,7 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         .target(
             name: "QmailRemote",
             dependencies: ["QmailSupport", "CResolv", "CTLS"]
@@ -57,7 +58,7 @@ let package = Package(
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CSQLite", "CLibPQ",
+                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CEpoll", "CSQLite", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

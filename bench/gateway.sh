@@ -7,7 +7,7 @@
 #    smtp-source -s 20 -d (connections reused): median messages/s and ratios,
 #    the gateway's p50/p99 and peak RSS (last round).
 # 2. Peak RSS growth while one 100 MB raw message is delivered.
-# 3. 1000 concurrent requests against a slow sink (smtp-sink -w 2): no error,
+# 3. 1000 concurrent requests from one address against a slow sink (smtp-sink -w 2): no error,
 #    and the gateway's peak RSS.
 # 4. STARTTLS to a TLS-capable sink (aiosmtpd, bench/tls_sink.py): reuse on
 #    against --smtp-reuse-idle 0, interleaved rounds, median messages/s.
@@ -85,7 +85,7 @@ kill -TERM "$gw"; wait "$gw" || true
 
 # 3. 1000 concurrent requests against the slow sink.
 port=$(free_port)
-QMAILHOME="$work/slow" "$httpd" --listen 127.0.0.1:"$port" --concurrency 250 --queue-length 1000 \
+QMAILHOME="$work/slow" "$httpd" --listen 127.0.0.1:"$port" --concurrency 250 --queue-length 1000 --max-connections-per-ip 1200 \
     --max-connections 1200 2>/dev/null & gw=$!; started $gw
 wait_up "$port"
 python3 - "$port" > "$work/burst.txt" <<'PY'

@@ -1,6 +1,7 @@
-/* CMicroHTTPD: libmicrohttpd for the gateway. MHD_start_daemon is variadic,
- * which Swift cannot call, so cmhd_start passes the few options the gateway
- * uses; everything else is called directly from Swift. */
+/* CMicroHTTPD: libmicrohttpd for the gateway. MHD_start_daemon and
+ * MHD_get_connection_info are variadic, which Swift cannot call, so the
+ * cmhd_ functions below call them with the few options the gateway uses;
+ * everything else is called directly from Swift (Sources/QmailRemoteHTTP/MHD). */
 #ifndef CMICROHTTPD_SHIM_H
 #define CMICROHTTPD_SHIM_H
 
@@ -13,6 +14,18 @@
 
 /* Receives each libmicrohttpd error message, already formatted. */
 typedef void (*cmhd_log_sink)(void *cls, const char *message);
+/* Called once the request line is in, before the URL is decoded: the
+ * target exactly as sent. What it returns becomes the request's context. */
+typedef void *(*cmhd_request_line)(void *cls, const char *target, struct MHD_Connection *connection);
+
+struct cmhd_callbacks {
+    MHD_AccessHandlerCallback access;
+    MHD_RequestCompletedCallback completed;
+    MHD_NotifyConnectionCallback connection;
+    cmhd_request_line request_line;
+    cmhd_log_sink log;
+    void *cls;
+};
 
 struct cmhd_logger {
     cmhd_log_sink sink;
@@ -26,31 +39,53 @@ static inline void cmhd_format_log(void *cls, const char *format, va_list argume
     logger->sink(logger->cls, line);
 }
 
-static inline struct MHD_Daemon *cmhd_start(unsigned int flags,
-                                            MHD_AccessHandlerCallback handler,
-                                            MHD_RequestCompletedCallback completed,
-                                            cmhd_log_sink log_sink,
-                                            void *cls,
-                                            const struct sockaddr *address,
+/* One epoll thread, no listening socket of its own (connections come from
+ * MHD_add_connection), suspend/resume allowed. */
+static inline struct MHD_Daemon *cmhd_start(const struct cmhd_callbacks *callbacks,
+                                            unsigned int extra_flags,
                                             unsigned int connection_limit,
                                             unsigned int idle_timeout_seconds,
-                                            unsigned int listen_backlog,
-                                            size_t thread_stack_size) {
+                                            size_t connection_buffer_bytes) {
     /* Lives as long as the process: one per daemon, and a daemon is started once. */
     struct cmhd_logger *logger = malloc(sizeof *logger);
     if (logger == NULL) return NULL;
-    logger->sink = log_sink;
-    logger->cls = cls;
-    return MHD_start_daemon(flags | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, cls,
+    logger->sink = callbacks->log;
+    logger->cls = callbacks->cls;
+    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET
+                         | MHD_USE_ERROR_LOG | extra_flags;
+    return MHD_start_daemon(flags, 0, NULL, NULL, callbacks->access, callbacks->cls,
                             MHD_OPTION_EXTERNAL_LOGGER, cmhd_format_log, logger,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, cls,
-                            MHD_OPTION_SOCK_ADDR, address,
+                            MHD_OPTION_NOTIFY_COMPLETED, callbacks->completed, callbacks->cls,
+                            MHD_OPTION_NOTIFY_CONNECTION, callbacks->connection, callbacks->cls,
+                            MHD_OPTION_URI_LOG_CALLBACK, callbacks->request_line, callbacks->cls,
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_seconds,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, listen_backlog,
-                            MHD_OPTION_THREAD_STACK_SIZE, thread_stack_size,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_buffer_bytes,
                             MHD_OPTION_END);
+}
+
+static inline int cmhd_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : info->connect_fd;
+}
+
+/* What the connection-started notice stored for the connection. */
+static inline void *cmhd_socket_context(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info == NULL ? NULL : info->socket_context;
+}
+
+/* Bytes of the request head (request line to blank line); 0 before it is in. */
+static inline size_t cmhd_header_size(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    return info == NULL ? 0 : info->header_size;
+}
+
+/* The status of the answer queued on the connection, or 0 for none. */
+static inline unsigned int cmhd_queued_status(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_HTTP_STATUS);
+    return info == NULL ? 0 : info->http_status;
 }
 
 #endif

@@ -1,5 +1,7 @@
 // Everything the gateway is configured with (flags or environment, parsed by
-// the executable): where to listen, who may use it, and its limits.
+// the executable): where to listen, who may use it, its limits, and the sizes
+// derived from them (how long a request head may be, how much buffer
+// libmicrohttpd needs per connection). No I/O here.
 
 public struct GatewaySettings: Sendable {
     public var listen: ListenAddress
@@ -12,11 +14,23 @@ public struct GatewaySettings: Sendable {
     /// Deliveries that may wait for a slot before requests get 503.
     public var queueLength: Int
     public var drainTimeoutSeconds: Int
-    /// libmicrohttpd's connection limit (one thread each).
+    /// Open HTTP connections at most; beyond, connections are answered 503 and closed.
     public var maxConnections: Int
-    /// Seconds an idle HTTP connection is kept.
+    /// Open HTTP connections from one address at most; beyond, answered 503 and closed.
+    public var maxConnectionsPerIP: Int
+    /// Connections libmicrohttpd serves at once (a request in progress, or
+    /// kept alive after one), each with a buffer of `connectionBufferBytes`.
+    public var maxActiveConnections: Int
+    /// Seconds an idle kept-alive connection is kept.
     public var idleTimeoutSeconds: Int
-    /// Raw bodies larger than this go to a temporary file here.
+    /// Seconds a request head may take from its first byte (the connection's
+    /// start for a first request) to its end.
+    public var headerTimeoutSeconds: Int
+    /// Bytes per second a body must average after the first `headerTimeoutSeconds`; 0: no minimum.
+    public var minBodyBytesPerSecond: Int
+    /// Bodies and decoded messages held in memory, all requests together; the rest goes to disk.
+    public var maxBodyMemory: Int
+    /// A body (or decoded message) larger than this goes to a temporary file.
     public var spoolThresholdBytes: Int
     public var spoolDirectory: String
     /// Seconds an SMTP connection waits for the next message; 0: no reuse.
@@ -28,8 +42,9 @@ public struct GatewaySettings: Sendable {
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8025)!,
         tokens: [String] = [], maxMessageBytes: Int = 26_214_400, maxRecipients: Int = 100,
         concurrency: Int = 20, queueLength: Int = 200, drainTimeoutSeconds: Int = 60,
-        maxConnections: Int = 1024, idleTimeoutSeconds: Int = 60,
-        spoolThresholdBytes: Int = 262_144, spoolDirectory: String = "/tmp",
+        maxConnections: Int = 10_000, maxConnectionsPerIP: Int = 256, maxActiveConnections: Int = 1536,
+        idleTimeoutSeconds: Int = 60, headerTimeoutSeconds: Int = 10, minBodyBytesPerSecond: Int = 1024,
+        maxBodyMemory: Int = 64 << 20, spoolThresholdBytes: Int = 262_144, spoolDirectory: String = "/tmp",
         smtpReuseIdleSeconds: Int = 5, smtpReuseMessages: Int = 100
     ) {
         self.listen = listen
@@ -40,7 +55,12 @@ public struct GatewaySettings: Sendable {
         self.queueLength = queueLength
         self.drainTimeoutSeconds = drainTimeoutSeconds
         self.maxConnections = maxConnections
+        self.maxConnectionsPerIP = maxConnectionsPerIP
+        self.maxActiveConnections = maxActiveConnections
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.headerTimeoutSeconds = headerTimeoutSeconds
+        self.minBodyBytesPerSecond = minBodyBytesPerSecond
+        self.maxBodyMemory = maxBodyMemory
         self.spoolThresholdBytes = spoolThresholdBytes
         self.spoolDirectory = spoolDirectory
         self.smtpReuseIdleSeconds = smtpReuseIdleSeconds
@@ -50,4 +70,26 @@ public struct GatewaySettings: Sendable {
     /// The most bytes a JSON body may have: room for base64 (4/3) and JSON
     /// escaping around a message of the maximum size.
     public var maxJSONBodyBytes: Int { maxMessageBytes * 2 + 65_536 }
+
+    /// The longest request line: the raw form's query with --max-recipients
+    /// recipients of up to 254 octets each (RFC 5321), a few of them
+    /// percent-escaped, plus the sender, the host and the rest of the line.
+    public var maxRequestLineBytes: Int { 4096 + maxRecipients * 320 }
+
+    /// The longest header section (every header line after the request line).
+    public var maxHeaderBytes: Int { 16_384 }
+
+    /// libmicrohttpd's buffer for each connection it serves: the longest
+    /// head, its records of the query's parameters, and room to read the
+    /// body and write the answer's headers. Pages are touched as bytes come,
+    /// but a kept-alive connection touches all of it (the library clears the
+    /// whole buffer between requests).
+    public var connectionBufferBytes: Int {
+        let bytes = maxRequestLineBytes + maxHeaderBytes + (maxRecipients + 64) * 64 + 16_384
+        return (bytes + 4095) / 4096 * 4096
+    }
+
+    /// Seconds before the drain deadline from which no final dot is sent
+    /// any more: a delivery then ends "not delivered" rather than "maybe".
+    public var finalDotMarginSeconds: Double { min(5, Double(drainTimeoutSeconds) / 4) }
 }

@@ -1,6 +1,7 @@
 // The gateway's command line: flags, each with an environment variable for
 // containers (flag > environment > default), the loopback rule for running
-// without tokens, logging, signals, and the drain on SIGTERM/SIGINT.
+// without tokens, logging, signals, the drain on SIGTERM/SIGINT (a second
+// one stops at once), and --probe for container health checks.
 
 import ArgumentParser
 import Logging
@@ -48,24 +49,58 @@ struct GatewayCommand: ParsableCommand {
     var queueLength: Int?
 
     @Option(
-        help: "Seconds to let deliveries finish on SIGTERM/SIGINT. (env QMAIL_REMOTE_HTTPD_DRAIN_TIMEOUT, default 60)")
+        help:
+            "Seconds to answer the requests in flight on SIGTERM/SIGINT. (env QMAIL_REMOTE_HTTPD_DRAIN_TIMEOUT, default 60)"
+    )
     var drainTimeout: Int?
-
-    @Option(help: "HTTP connections at most, one thread each. (env QMAIL_REMOTE_HTTPD_MAX_CONNECTIONS, default 1024)")
-    var maxConnections: Int?
-
-    @Option(help: "Seconds an idle HTTP connection is kept. (env QMAIL_REMOTE_HTTPD_IDLE_TIMEOUT, default 60)")
-    var idleTimeout: Int?
 
     @Option(
         help:
-            "Directory for raw bodies past the spool threshold. (env QMAIL_REMOTE_HTTPD_SPOOL_DIR, default $TMPDIR or /tmp)"
+            "Open HTTP connections at most; beyond, 503 and closed. (env QMAIL_REMOTE_HTTPD_MAX_CONNECTIONS, default 10000)"
+    )
+    var maxConnections: Int?
+
+    @Option(
+        name: .customLong("max-connections-per-ip"),
+        help:
+            "Open HTTP connections from one address at most; beyond, 503 and closed. (env QMAIL_REMOTE_HTTPD_MAX_CONNECTIONS_PER_IP, default 256)"
+    )
+    var maxConnectionsPerIP: Int?
+
+    @Option(
+        help:
+            "Connections served at once (a request in progress or kept alive), each with a buffer for its head. (env QMAIL_REMOTE_HTTPD_MAX_ACTIVE_CONNECTIONS, default 1536)"
+    )
+    var maxActiveConnections: Int?
+
+    @Option(help: "Seconds an idle connection is kept. (env QMAIL_REMOTE_HTTPD_IDLE_TIMEOUT, default 60)")
+    var idleTimeout: Int?
+
+    @Option(
+        help: "Seconds a request head may take to arrive. (env QMAIL_REMOTE_HTTPD_HEADER_TIMEOUT, default 10)")
+    var headerTimeout: Int?
+
+    @Option(
+        help:
+            "Bytes per second a body must average after the first --header-timeout seconds; 0: no minimum. (env QMAIL_REMOTE_HTTPD_MIN_BODY_RATE, default 1024)"
+    )
+    var minBodyRate: Int?
+
+    @Option(
+        help:
+            "Bytes of bodies and messages held in memory, all requests together; the rest is spooled. (env QMAIL_REMOTE_HTTPD_MAX_BODY_MEMORY, default 67108864)"
+    )
+    var maxBodyMemory: Int?
+
+    @Option(
+        help:
+            "Directory for bodies and messages that are spooled. (env QMAIL_REMOTE_HTTPD_SPOOL_DIR, default $TMPDIR or /tmp)"
     )
     var spoolDir: String?
 
     @Option(
         help:
-            "Raw bodies larger than this many bytes are spooled to disk. (env QMAIL_REMOTE_HTTPD_SPOOL_THRESHOLD, default 262144)"
+            "Bodies and messages larger than this many bytes are spooled to disk. (env QMAIL_REMOTE_HTTPD_SPOOL_THRESHOLD, default 262144)"
     )
     var spoolThreshold: Int?
 
@@ -83,13 +118,14 @@ struct GatewayCommand: ParsableCommand {
 
     @Flag(
         help:
-            "Check GET /healthz of the gateway at the listen address; exit 0 when it answers 200 (for container health checks)."
+            "Check GET /healthz of the running gateway; exit 0 when it answers 200 (for container health checks). The address is --listen if given, else the one the gateway announced when it started, else as for the gateway."
     )
     var probe = false
 
     func run() throws {
         if probe {
-            throw ExitCode(HealthProbe.healthy(try listenAddress()) ? 0 : 1)
+            let address = try listen.map(parseListen) ?? ListenAnnouncement.read() ?? listenAddress()
+            throw ExitCode(HealthProbe.healthy(address) ? 0 : 1)
         }
         let settings = try resolvedSettings()
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
@@ -97,48 +133,56 @@ struct GatewayCommand: ParsableCommand {
 
         signal(SIGPIPE, SIG_IGN)
         raiseOpenFileLimit()
-        // Blocked before libmicrohttpd starts its threads, so they inherit the
-        // mask and the signals reach sigwait below.
+        // Blocked before any thread starts, so every thread inherits the mask
+        // and the signals reach sigwait below.
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let connections = ConnectionCache(
-            idleSeconds: settings.smtpReuseIdleSeconds, messagesPerConnection: settings.smtpReuseMessages,
-            connectionsPerDestination: settings.concurrency)
-        let metrics = Metrics(connections: connections)
-        let service = DeliveryService(
-            limiter: DeliveryLimiter(limit: settings.concurrency, queueLength: settings.queueLength),
-            environment: .process, metrics: metrics, connections: connections,
-            complain: { logger.error("installation", metadata: ["problem": "\($0)"]) })
-        let server: MicroHTTPDServer
+        let gateway: Gateway
         do {
-            server = try MicroHTTPDServer(
-                endpoint: GatewayEndpoint(settings: settings, service: service), logger: logger)
+            gateway = try Gateway(settings: settings, environment: .process, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["listen": "\(settings.listen)", "problem": "\(error)"])
             throw ExitCode(1)
         }
+        let announced = ListenAnnouncement.write(settings.listen)
+        defer { if announced { ListenAnnouncement.remove(settings.listen) } }
         logger.info(
             "listening",
             metadata: [
                 "listen": "\(settings.listen)", "authentication": "\(settings.tokens.isEmpty ? "none" : "bearer")",
                 "concurrency": "\(settings.concurrency)", "queue_length": "\(settings.queueLength)",
+                "max_connections": "\(settings.maxConnections)",
+                "max_active_connections": "\(settings.maxActiveConnections)",
+                "connection_buffer_bytes": "\(settings.connectionBufferBytes)",
             ])
 
         var received: Int32 = 0
         sigwait(&signals, &received)
         logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
-        let cutOff = server.drain(timeoutSeconds: settings.drainTimeoutSeconds)
-        connections.closeAll()
-        logger.info("stopped", metadata: ["requests_cut_off": "\(cutOff)"])
+        let drained = gateway.drain(interrupted: {
+            var zero = timespec(tv_sec: 0, tv_nsec: 0)
+            return sigtimedwait(&signals, nil, &zero) > 0
+        })
+        if drained.interrupted {
+            logger.warning("stopped at once", metadata: ["requests_open": "\(drained.requestsOpen)"])
+            if announced { ListenAnnouncement.remove(settings.listen) }
+            _exit(1)
+        }
+        logger.info(
+            "stopped",
+            metadata: [
+                "requests_answered_at_deadline": "\(drained.answeredAtDeadline)",
+                "requests_open": "\(drained.requestsOpen)",
+            ])
     }
 
     private func resolvedSettings() throws -> GatewaySettings {
         var settings = GatewaySettings()
-        let address = try listenAddress()
+        let address = try listen.map(parseListen) ?? listenAddress()
         settings.listen = address
         settings.maxMessageBytes = try number(
             maxMessageBytes, "MAX_MESSAGE_BYTES", settings.maxMessageBytes, "--max-message-bytes")
@@ -150,8 +194,19 @@ struct GatewayCommand: ParsableCommand {
             drainTimeout, "DRAIN_TIMEOUT", settings.drainTimeoutSeconds, "--drain-timeout", minimum: 0)
         settings.maxConnections = try number(
             maxConnections, "MAX_CONNECTIONS", settings.maxConnections, "--max-connections")
+        settings.maxConnectionsPerIP = try number(
+            maxConnectionsPerIP, "MAX_CONNECTIONS_PER_IP", settings.maxConnectionsPerIP, "--max-connections-per-ip")
+        settings.maxActiveConnections = try number(
+            maxActiveConnections, "MAX_ACTIVE_CONNECTIONS", settings.maxActiveConnections,
+            "--max-active-connections")
         settings.idleTimeoutSeconds = try number(
             idleTimeout, "IDLE_TIMEOUT", settings.idleTimeoutSeconds, "--idle-timeout")
+        settings.headerTimeoutSeconds = try number(
+            headerTimeout, "HEADER_TIMEOUT", settings.headerTimeoutSeconds, "--header-timeout")
+        settings.minBodyBytesPerSecond = try number(
+            minBodyRate, "MIN_BODY_RATE", settings.minBodyBytesPerSecond, "--min-body-rate", minimum: 0)
+        settings.maxBodyMemory = try number(
+            maxBodyMemory, "MAX_BODY_MEMORY", settings.maxBodyMemory, "--max-body-memory", minimum: 0)
         settings.spoolThresholdBytes = try number(
             spoolThreshold, "SPOOL_THRESHOLD", settings.spoolThresholdBytes, "--spool-threshold", minimum: 0)
         settings.smtpReuseIdleSeconds = try number(
@@ -185,8 +240,9 @@ struct GatewayCommand: ParsableCommand {
         return settings
     }
 
-    /// A connection is a descriptor, and so is each SMTP delivery: the usual
-    /// soft limit of 1024 would refuse work long before --max-connections.
+    /// A connection is a descriptor, and so is each SMTP delivery and spool
+    /// file: the usual soft limit of 1024 would refuse work long before
+    /// --max-connections.
     private func raiseOpenFileLimit() {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
@@ -195,7 +251,10 @@ struct GatewayCommand: ParsableCommand {
     }
 
     private func listenAddress() throws -> ListenAddress {
-        let text = listen ?? environment("LISTEN") ?? "127.0.0.1:8025"
+        try parseListen(environment("LISTEN") ?? "127.0.0.1:8025")
+    }
+
+    private func parseListen(_ text: String) throws -> ListenAddress {
         guard let address = ListenAddress(text) else {
             throw ValidationError("--listen \(text): give IPv4:PORT, localhost:PORT or [IPv6]:PORT")
         }

@@ -1,15 +1,27 @@
-// The answer's mapping from reports to outcomes and HTTP status, the JSON
-// writer, and the limiter's admission rule.
+// The answer's mapping from reports to outcomes and HTTP status (delivered,
+// deferred, failed, uncertain, mixed), the JSON writer, the delivery pool's
+// admission, and what the drain deadline answers for unfinished deliveries.
 
-import Testing
 import QmailRemote
+import QmailSupport
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import QmailRemoteHTTP
 
 @Suite struct AnswerTests {
-    func result(_ host: String, _ indices: [Int], _ recipients: [Report], _ message: Report) -> GroupResult {
-        GroupResult(
-            host: Array(host.utf8), recipientIndices: indices,
-            report: DeliveryReport(recipientReports: recipients, messageReport: message), seconds: 0)
+    func result(
+        _ host: String, _ indices: [Int], _ recipients: [Report], _ message: Report, duplicate: Bool = false
+    )
+        -> GroupResult
+    {
+        var report = DeliveryReport(recipientReports: recipients, messageReport: message)
+        report.possibleDuplicate = duplicate
+        return GroupResult(host: Array(host.utf8), recipientIndices: indices, report: report)
     }
 
     let addresses = ["a@x", "b@y", "c@x"].map { Array($0.utf8) }
@@ -29,7 +41,7 @@ import QmailRemote
         let body = String(decoding: answer.response.body, as: UTF8.self)
         #expect(
             body.hasPrefix(
-                #"{"outcome":"mixed","recipients":[{"address":"a@x","outcome":"delivered","host":"x","report":"r","text":""}"#
+                #"{"outcome":"mixed","possible_duplicate":false,"recipients":[{"address":"a@x","outcome":"delivered","host":"x","report":"r","text":""}"#
             ))
         #expect(
             body.contains(
@@ -61,21 +73,78 @@ import QmailRemote
         #expect(acceptedThenDeferred.recipientOutcomes == [.deferred])
     }
 
+    @Test func possibleDuplicateIsUncertainNot503() {
+        let answer = DeliveryAnswer(
+            recipients: [addresses[0], addresses[2]],
+            results: [
+                result(
+                    "x", [0, 1], [Report(.recipientAccepted, []), Report(.recipientRejected, "no")],
+                    LocalFailure.connectionDied(IPAddress(1, 2, 3, 4), possibleDuplicate: true).report,
+                    duplicate: true)
+            ])
+        #expect(answer.recipientOutcomes == [.uncertain, .failed])
+        #expect(answer.response.status == 207)
+        #expect(!answer.response.headers.contains { $0.name == "Retry-After" })
+        let body = String(decoding: answer.response.body, as: UTF8.self)
+        #expect(body.hasPrefix(#"{"outcome":"mixed","possible_duplicate":true,"#))
+        #expect(body.contains(#""tls":null,"reused":false,"possible_duplicate":true}"#))
+
+        let allUncertain = DeliveryAnswer(
+            recipients: [addresses[0]],
+            results: [
+                result("x", [0], [Report(.recipientAccepted, [])], Report(.messageDeferred, "?"), duplicate: true)
+            ]
+        )
+        #expect(allUncertain.outcome == .uncertain && allUncertain.response.status == 207)
+    }
+
     @Test func jsonEscaping() {
         let value = JSONValue.object([("t", .text([0x22, 0x5c, 10, 13, 9, 1, 0x7f, 0xc3, 0xa9, 0xff]))])
         #expect(value.serialized() == "{\"t\":\"\\\"\\\\\\n\\r\\t\\u0001\\u007f\u{e9}\u{fffd}\"}")
     }
 
-    @Test func limiterAdmitsAllOrNothing() {
-        let limiter = DeliveryLimiter(limit: 2, queueLength: 1)
-        #expect(limiter.admit(3) == nil)  // 2 run, 1 waits
-        #expect(limiter.admit(1) == .full)  // would be a second waiter
-        limiter.acquire(); limiter.acquire()
-        #expect(limiter.admit(1) == .full)
-        limiter.release()
-        limiter.acquire()
-        #expect(limiter.admit(1) == nil)
-        limiter.shutDown()
-        #expect(limiter.admit(1) == .shuttingDown)
+    @Test func poolAdmitsAllOrNothing() {
+        let pool = WorkerPool(threads: 2, capacity: 1)
+        let release = Mutex(false)
+        let started = Atomic<Int>(0)
+        let blocking = WorkerPool.Job {
+            started.add(1, ordering: .sequentiallyConsistent)
+            while !release.withLock({ $0 }) { usleep(1000) }
+        }
+        #expect(pool.submit([blocking, blocking, blocking]))  // 2 run, 1 waits
+        #expect(!pool.submit([blocking]))  // would be a second waiter
+        while started.load(ordering: .sequentiallyConsistent) < 2 { usleep(1000) }
+        #expect(!pool.submit([blocking]))
+        release.withLock { $0 = true }
+        while started.load(ordering: .sequentiallyConsistent) < 3 || pool.running > 0 { usleep(1000) }
+        #expect(pool.submit([blocking, blocking, blocking]))
+    }
+
+    @Test func finalDotGateDecidesOnce() {
+        let gate = FinalDotGate()
+        #expect(gate.commit())
+        #expect(!gate.close())
+        let closed = FinalDotGate()
+        #expect(closed.close())
+        #expect(!closed.commit())
+        #expect(closed.isClosed)
+    }
+
+    @Test func deadlineAnswersByWhatTheGatesKnow() {
+        let results = Mutex<[GroupResult]?>(nil)
+        let execution = DeliveryExecution(
+            groups: [(Array("a".utf8), [0]), (Array("b".utf8), [1]), (Array("c".utf8), [2])]
+        ) { _, groupResults in results.withLock { $0 = groupResults } }
+        execution.finished(0, report: DeliveryReport(failure: Report(.messageAccepted, "ok")))
+        #expect(execution.gates[1].commit())  // the dot went out; no reply yet
+        execution.finishNow()
+        let reports = results.withLock { $0 }!.map(\.report)
+        #expect(reports[0].messageReport.letter == .messageAccepted)
+        #expect(reports[1].possibleDuplicate && reports[1].messageReport.letter == .messageDeferred)
+        #expect(reports[2] == DeliveryReport(failure: LocalFailure.stoppedBeforeFinalDot.report))
+        #expect(execution.gates[2].isClosed)
+        // Late results change nothing: the answer was given.
+        execution.finished(1, report: DeliveryReport(failure: Report(.messageAccepted, "late")))
+        #expect(results.withLock { $0 }!.map(\.report) == reports)
     }
 }

@@ -345,7 +345,7 @@ import Glibc
         connector.answer(mx1, .connection(connection))
         let report = deliver(connector, try configuration(), proceed: { $0 != .finalDot })
         #expect(report.messageReport == LocalFailure.stoppedBeforeFinalDot.report)
-        #expect(connection.writtenText.hasSuffix("DATA\r\nQUIT\r\n"))
+        #expect(connection.writtenText.hasSuffix("DATA\r\n"))
     }
 }
 

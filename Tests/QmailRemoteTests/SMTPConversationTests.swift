@@ -484,7 +484,7 @@ import Testing
             (.connectionDied, .connectionDied(testIP, possibleDuplicate: false), .close),
             (.messageUnreadable, .unreadableMessage, .close),
             (.partialFinalLine, .partialFinalLine, .close),
-            (.stoppedBeforeFinalDot, .stoppedBeforeFinalDot, .quit),
+            (.stoppedBeforeFinalDot, .stoppedBeforeFinalDot, .close),
         ]
         for (event, failure, disposal) in cases {
             var c = atMessage()

@@ -26,11 +26,12 @@ def test_json_delivery_exact_answer_and_wire(home, smtp, gateway):
     assert len(answer.header("X-Request-Id")) == 16
     assert answer.json == {
         "outcome": "delivered",
+        "possible_duplicate": False,
         "recipients": [{"address": "u@x.test", "outcome": "delivered", "host": "x.test", "report": "r", "text": ""}],
         "deliveries": [{"host": "x.test", "recipients": ["u@x.test"],
                         "reports": [{"letter": "r", "text": ""},
                                     {"letter": "K", "text": "127.0.0.1 accepted message.\nRemote host said: 250 2.0.0 queued\n"}],
-                        "tls": None, "reused": False}],
+                        "tls": None, "reused": False, "possible_duplicate": False}],
     }
     assert bytes(server.received) == (b"HELO helo.test\r\nMAIL FROM:<app@b.test>\r\nRCPT TO:<u@x.test>\r\nDATA\r\n"
                                       b"Subject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n")
@@ -312,7 +313,10 @@ def test_help_lists_flags_and_environment():
     text = subprocess.run([str(HTTPD), "--help"], capture_output=True, text=True).stdout
     for flag, env in [("--listen", "LISTEN"), ("--token-file", "TOKEN_FILE"), ("--max-message-bytes", "MAX_MESSAGE_BYTES"),
                       ("--max-recipients", "MAX_RECIPIENTS"), ("--concurrency", "CONCURRENCY"),
-                      ("--queue-length", "QUEUE_LENGTH"), ("--drain-timeout", "DRAIN_TIMEOUT")]:
+                      ("--queue-length", "QUEUE_LENGTH"), ("--drain-timeout", "DRAIN_TIMEOUT"),
+                      ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
+                      ("--max-active-connections", "MAX_ACTIVE_CONNECTIONS"), ("--header-timeout", "HEADER_TIMEOUT"),
+                      ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY")]:
         assert flag in text and "QMAIL_REMOTE_HTTPD_" + env in text
 
 

@@ -183,7 +183,7 @@ def test_wrong_method_on_health_and_metrics(guarded):
         assert answer.status == 405 and answer.header("Allow") == "GET, HEAD"
 
 
-@pytest.mark.parametrize("path", ["/", "/v1", "/v1/deliveries/", "/v2/deliveries", "/healthz/x", "/%00"])
+@pytest.mark.parametrize("path", ["/", "/v1", "/v1/deliveries/", "/v2/deliveries", "/healthz/x", "/v1/../healthz"])
 def test_unknown_path_is_404(guarded, path):
     answer = guarded.request("POST", path, body=with_(), headers={"Content-Type": "application/json"})
     assert (answer.status, answer.json["error"]["code"]) == (404, "not_found")

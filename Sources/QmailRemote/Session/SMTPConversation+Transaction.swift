@@ -148,7 +148,8 @@ extension SMTPConversation {
         case .connectionDied: return finish(LocalFailure.connectionDied(ip, possibleDuplicate: false).report, .close)
         case .messageUnreadable: return finish(LocalFailure.unreadableMessage.report, .close)
         case .partialFinalLine: return finish(LocalFailure.partialFinalLine.report, .close)
-        case .stoppedBeforeFinalDot: return finish(LocalFailure.stoppedBeforeFinalDot.report, .quit)
+        // Closed without QUIT: in the data phase a QUIT would only be message text.
+        case .stoppedBeforeFinalDot: return finish(LocalFailure.stoppedBeforeFinalDot.report, .close)
         default: preconditionFailure("\(event) while sending the message")
         }
     }

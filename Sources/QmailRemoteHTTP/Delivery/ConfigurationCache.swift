@@ -3,6 +3,7 @@
 // a busy gateway does not reread five files for every delivery.
 
 import QmailRemote
+import QmailSupport
 
 final class ConfigurationCache: @unchecked Sendable {
     // @unchecked: `cached` is read and written under `lock` only.

@@ -1,16 +1,20 @@
 // The answer to a delivery: per-recipient outcomes in request order, each
 // delivery's exact report sequence (NULs removed), the overall outcome and
-// its HTTP status (200 / 207 / 422 / 503 with Retry-After).
+// its HTTP status: 200 delivered, 422 failed, 503 + Retry-After deferred
+// (retry), 207 mixed or uncertain (the final dot was sent and no reply came:
+// the message may have been delivered, and a retry may duplicate it).
 
 import QmailRemote
 
 public enum Outcome: String, Sendable {
-    case delivered, deferred, failed, mixed
+    case delivered, deferred, failed, uncertain, mixed
 
-    init(messageLetter letter: ReportLetter) {
+    /// What a report letter says of a recipient or of the message.
+    init(_ letter: ReportLetter, possibleDuplicate: Bool = false) {
         switch letter {
         case .messageAccepted, .recipientAccepted: self = .delivered
-        case .messageDeferred, .recipientDeferred: self = .deferred
+        case .messageDeferred: self = possibleDuplicate ? .uncertain : .deferred
+        case .recipientDeferred: self = .deferred
         case .messageFailed, .recipientRejected: self = .failed
         }
     }
@@ -28,16 +32,14 @@ public struct DeliveryAnswer: Sendable {
         var perRecipient = [(outcome: Outcome, host: [UInt8], report: Report)?](repeating: nil, count: recipients.count)
         for result in results {
             let message = result.report.messageReport
+            let messageOutcome = Outcome(message.letter, possibleDuplicate: result.report.possibleDuplicate)
             for (position, index) in result.recipientIndices.enumerated() {
                 if position < result.report.recipientReports.count {
                     let report = result.report.recipientReports[position]
-                    let outcome =
-                        report.letter == .recipientAccepted
-                        ? Outcome(messageLetter: message.letter)
-                        : Outcome(messageLetter: report.letter)
+                    let outcome = report.letter == .recipientAccepted ? messageOutcome : Outcome(report.letter)
                     perRecipient[index] = (outcome, result.host, report)
                 } else {
-                    perRecipient[index] = (Outcome(messageLetter: message.letter), result.host, message)
+                    perRecipient[index] = (messageOutcome, result.host, message)
                 }
             }
         }
@@ -75,16 +77,19 @@ public struct DeliveryAnswer: Sendable {
                     ),
                     ("tls", tls),
                     ("reused", .bool(result.report.reused)),
+                    ("possible_duplicate", .bool(result.report.possibleDuplicate)),
                 ])
             })
         let body = JSONValue.object([
-            ("outcome", .string(overall.rawValue)), ("recipients", recipientsJSON),
+            ("outcome", .string(overall.rawValue)),
+            ("possible_duplicate", .bool(outcomes.contains(.uncertain))),
+            ("recipients", recipientsJSON),
             ("deliveries", deliveriesJSON),
         ])
         switch overall {
         case .delivered: response = .json(200, body)
         case .failed: response = .json(422, body)
-        case .mixed: response = .json(207, body)
+        case .mixed, .uncertain: response = .json(207, body)
         case .deferred: response = .json(503, body, headers: [("Retry-After", String(Self.retryAfterSeconds))])
         }
         outcome = overall

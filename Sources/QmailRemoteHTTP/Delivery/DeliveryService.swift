@@ -1,73 +1,179 @@
-// Runs the deliveries of one request through the core: admission by the
-// limiter, the control files (re-read at most once a second, so edits apply
-// without a restart), one delivery per host group, groups at once on their
-// own threads.
+// Runs the deliveries of one request through the core: one delivery per host
+// group, all admitted to the delivery pool at once or refused (503), the
+// control files re-read at most once a second. Nothing waits for anything:
+// the last group to finish hands the results on. At the drain deadline every
+// request still delivering is finished at once, each unfinished group by what
+// its final-dot gate knows: not delivered, or maybe delivered.
 
 import QmailRemote
+import QmailSupport
 
 public struct GroupResult: Sendable {
     public let host: [UInt8]
     public let recipientIndices: [Int]
     public let report: DeliveryReport
-    public let seconds: Double
+
+    public init(host: [UInt8], recipientIndices: [Int], report: DeliveryReport) {
+        self.host = host
+        self.recipientIndices = recipientIndices
+        self.report = report
+    }
 }
 
-public final class DeliveryService: Sendable {
-    public let limiter: DeliveryLimiter
-    public let environment: Environment
-    public let metrics: Metrics
+public final class DeliveryService: @unchecked Sendable {
+    // @unchecked: `live` is read and written under `lock` only.
+    let pool: WorkerPool
+    let lifecycle: Lifecycle
+    let telemetry: Telemetry
     /// SMTP connections kept between deliveries; nil: a connection per delivery.
     public let connections: ConnectionCache?
-    /// Called with a diagnostic when the installation cannot be read.
-    let complain: @Sendable (String) -> Void
     private let configurations: ConfigurationCache
+    private let lock = Lock()
+    private var live: [ObjectIdentifier: DeliveryExecution] = [:]
 
     public init(
-        limiter: DeliveryLimiter, environment: Environment, metrics: Metrics,
-        connections: ConnectionCache? = nil, complain: @escaping @Sendable (String) -> Void
+        pool: WorkerPool, environment: Environment, lifecycle: Lifecycle, telemetry: Telemetry,
+        connections: ConnectionCache? = nil
     ) {
-        self.limiter = limiter
-        self.environment = environment
-        self.metrics = metrics
+        self.pool = pool
+        self.lifecycle = lifecycle
+        self.telemetry = telemetry
         self.connections = connections
-        self.complain = complain
-        self.configurations = ConfigurationCache(environment: environment)
+        configurations = ConfigurationCache(environment: environment)
     }
 
-    /// Delivers or refuses (503) when the queue is full or the gateway is stopping.
-    public func deliver(_ input: DeliveryInput, message: StoredMessage) throws(APIError) -> [GroupResult] {
+    /// Starts the deliveries; `done` is called exactly once, on some other thread.
+    /// Refused (503) when the pool's queue cannot take them all.
+    public func start(
+        _ input: DeliveryInput, message: StoredMessage, done: @escaping @Sendable ([GroupResult]) -> Void
+    ) throws(APIError) {
         let groups = input.groups
-        switch limiter.admit(groups.count) {
-        case .full?: throw .overloaded
-        case .shuttingDown?: throw .shuttingDown
-        case nil: break
-        }
         let (configuration, fresh) = configurations.current()
-        if fresh, case .failure(let error) = configuration { complain(error.diagnostic) }
-        let jobs: [@Sendable () -> GroupResult] = groups.map { group in
-            { [limiter, metrics, connections] in
-                limiter.acquire()
-                metrics.deliveryStarted()
-                let started = Clock.seconds()
+        if fresh, case .failure(let error) = configuration { telemetry.installationProblem(error.diagnostic) }
+        let execution = DeliveryExecution(groups: groups) { [weak self] execution, results in
+            self?.forget(execution)
+            done(results)
+        }
+        let jobs = groups.enumerated().map { index, group in
+            WorkerPool.Job(destination: group.host) { [self] in
+                let gate = execution.gates[index]
                 let request = DeliveryRequest(
                     host: group.host, sender: input.sender,
-                    recipients: group.recipientIndices.map { input.recipients[$0] })
-                let report: DeliveryReport
-                switch configuration {
-                case .success(let configuration):
-                    report = RemoteDelivery.deliver(
-                        request, message: message.reader(), configuration: configuration, connections: connections)
-                case .failure(let error):
-                    report = DeliveryReport(failure: error.failure.report)
-                }
-                let seconds = Clock.seconds() - started
-                limiter.release()
-                metrics.deliveryFinished(report, seconds: seconds)
-                return GroupResult(
-                    host: group.host, recipientIndices: group.recipientIndices,
-                    report: report, seconds: seconds)
+                    recipients: group.recipientIndices.map { input.recipients[$0] },
+                    proceed: { [lifecycle] step in
+                        if lifecycle.finalDotsStopped { gate.close() }
+                        return step == .finalDot ? gate.commit() : !gate.isClosed
+                    })
+                execution.finished(index, report: self.deliver(request, message, configuration, gate))
             }
         }
-        return DeliveryThreads.runAll(jobs)
+        lock.withLock { live[ObjectIdentifier(execution)] = execution }
+        guard pool.submit(jobs) else {
+            forget(execution)
+            throw .overloaded
+        }
     }
+
+    /// The drain deadline is near: no delivery sends its final dot from now on.
+    public func stopFinalDots() {
+        lifecycle.stopFinalDots()
+        for execution in lock.withLock({ Array(live.values) }) {
+            for gate in execution.gates { gate.close() }
+        }
+    }
+
+    /// The drain deadline: every request still delivering gets its results now.
+    public func finishAllNow() {
+        for execution in lock.withLock({ Array(live.values) }) { execution.finishNow() }
+    }
+
+    private func deliver(
+        _ request: DeliveryRequest, _ message: StoredMessage,
+        _ configuration: Result<Configuration, Configuration.LoadError>, _ gate: FinalDotGate
+    ) -> DeliveryReport {
+        if gate.isClosed || (lifecycle.finalDotsStopped && gate.close()) {
+            return DeliveryReport(failure: LocalFailure.stoppedBeforeFinalDot.report)
+        }
+        telemetry.deliveryStarted()
+        let started = Clock.seconds()
+        let report: DeliveryReport
+        switch configuration {
+        case .success(let configuration):
+            report = RemoteDelivery.deliver(
+                request, message: message.reader(), configuration: configuration, connections: connections)
+        case .failure(let error):
+            report = DeliveryReport(failure: error.failure.report)
+        }
+        telemetry.deliveryFinished(report, seconds: Clock.seconds() - started)
+        return report
+    }
+
+    private func forget(_ execution: DeliveryExecution) {
+        _ = lock.withLock { live.removeValue(forKey: ObjectIdentifier(execution)) }
+    }
+}
+
+/// One request's deliveries: their results as they come, and the gates of their final dots.
+final class DeliveryExecution: @unchecked Sendable {
+    // @unchecked: `results` and `handedOn` are read and written under `lock` only.
+    let groups: [(host: [UInt8], recipientIndices: [Int])]
+    let gates: [FinalDotGate]
+    private let lock = Lock()
+    private var results: [DeliveryReport?]
+    private var handedOn = false
+    private let done: @Sendable (DeliveryExecution, [GroupResult]) -> Void
+
+    init(
+        groups: [(host: [UInt8], recipientIndices: [Int])],
+        done: @escaping @Sendable (DeliveryExecution, [GroupResult]) -> Void
+    ) {
+        self.groups = groups
+        gates = groups.map { _ in FinalDotGate() }
+        results = Array(repeating: nil, count: groups.count)
+        self.done = done
+    }
+
+    func finished(_ index: Int, report: DeliveryReport) {
+        let complete: [DeliveryReport]? = lock.withLock {
+            results[index] = report
+            guard !handedOn, results.allSatisfy({ $0 != nil }) else { return nil }
+            handedOn = true
+            return results.map { $0! }
+        }
+        if let complete { handOn(complete) }
+    }
+
+    /// Results now: each unfinished group is "not delivered" if its dot was
+    /// never sent, "maybe delivered" if it was and no reply came.
+    func finishNow() {
+        let complete: [DeliveryReport]? = lock.withLock {
+            guard !handedOn else { return nil }
+            handedOn = true
+            return results.enumerated().map { index, report in
+                report ?? (gates[index].close() ? Self.stopped : Self.unansweredDot)
+            }
+        }
+        if let complete { handOn(complete) }
+    }
+
+    private func handOn(_ reports: [DeliveryReport]) {
+        done(
+            self,
+            zip(groups, reports).map {
+                GroupResult(host: $0.host, recipientIndices: $0.recipientIndices, report: $1)
+            })
+    }
+
+    static let stopped = DeliveryReport(failure: LocalFailure.stoppedBeforeFinalDot.report)
+
+    /// The gateway's own report for a delivery it stopped waiting for after its final dot.
+    static let unansweredDot: DeliveryReport = {
+        var report = DeliveryReport(
+            failure: Report(
+                .messageDeferred,
+                "The gateway stopped before the reply to the end of the message came; it may have been delivered. Possible duplicate! (#4.4.2)\n"
+            ))
+        report.possibleDuplicate = true
+        return report
+    }()
 }

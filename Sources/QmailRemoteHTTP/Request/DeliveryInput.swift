@@ -1,7 +1,8 @@
 // A delivery request as the gateway accepts it, checked so that nothing bad
-// reaches a remote server: addresses and host as the core would send them,
-// recipient count within the limit, and (without a host) every recipient
-// with a domain to group by. Also the grouping itself.
+// reaches a remote server: addresses the core can send, each recipient a
+// local part and a domain, RFC 5321's lengths (local part 64, domain 255,
+// address 254 octets), the recipient count within the limit, a host the core
+// can deliver to, and (without a host) a domain to group by. Also the grouping.
 
 import QmailRemote
 
@@ -10,18 +11,28 @@ public struct DeliveryInput: Sendable {
     public let recipients: [[UInt8]]
     public let host: [UInt8]?
 
-    /// Checks everything but the message. Recipient numbers in messages are 1-based.
-    public init(sender: [UInt8], recipients: [[UInt8]], host: [UInt8]?, maxRecipients: Int) throws(APIError) {
-        if recipients.isEmpty { throw .badRequest("no_recipients", "give at least one recipient") }
-        if recipients.count > maxRecipients {
-            throw .badRequest("too_many_recipients", "\(recipients.count) recipients; the maximum is \(maxRecipients)")
+    /// RFC 5321 section 4.5.3.1.
+    static let maxLocalPart = 64
+    static let maxDomain = 255
+    /// A path is at most 256 octets with its angle brackets.
+    static let maxAddress = 254
+
+    /// Checks everything but the message. `recipientCount` is how many were
+    /// sent when `recipients` holds only the first ones. Numbers in messages are 1-based.
+    public init(
+        sender: [UInt8], recipients: [[UInt8]], recipientCount: Int? = nil, host: [UInt8]?, maxRecipients: Int
+    ) throws(APIError) {
+        let count = recipientCount ?? recipients.count
+        if count == 0 { throw .badRequest("no_recipients", "give at least one recipient") }
+        if count > maxRecipients {
+            throw .badRequest("too_many_recipients", "\(count) recipients; the maximum is \(maxRecipients)")
         }
-        if let problem = MailboxText.problem(in: sender) {
-            throw .badRequest("invalid_sender", "sender \(problem.phrase)")
+        if !sender.isEmpty, let problem = Self.problem(in: sender) {
+            throw .badRequest("invalid_sender", "sender \(problem)")
         }
         for (index, recipient) in recipients.enumerated() {
-            if let problem = MailboxText.problem(in: recipient) {
-                throw .badRequest("invalid_recipient", "recipient \(index + 1) \(problem.phrase)")
+            if let problem = Self.problem(in: recipient) {
+                throw .badRequest("invalid_recipient", "recipient \(index + 1) \(problem)")
             }
             if host == nil && !HostName.isDeliverable(Self.domain(of: recipient), ipv6: true) {
                 throw .badRequest(
@@ -42,6 +53,22 @@ public struct DeliveryInput: Sendable {
         self.sender = sender
         self.recipients = recipients
         self.host = host
+    }
+
+    /// Why an address cannot be sent, as a phrase after "sender" or "recipient 2".
+    static func problem(in address: [UInt8]) -> String? {
+        if let problem = MailboxText.problem(in: address) { return problem.phrase }
+        guard let at = address.lastIndex(of: UInt8(ascii: "@")) else {
+            return "has no domain (an address is local-part@domain)"
+        }
+        let local = at - address.startIndex
+        let domain = address.endIndex - at - 1
+        if local == 0 { return "has an empty local part" }
+        if domain == 0 { return "has no domain (an address is local-part@domain)" }
+        if local > maxLocalPart { return "has a local part of \(local) octets; RFC 5321 allows \(maxLocalPart)" }
+        if domain > maxDomain { return "has a domain of \(domain) octets; RFC 5321 allows \(maxDomain)" }
+        if address.count > maxAddress { return "is \(address.count) octets long; RFC 5321 allows \(maxAddress)" }
+        return nil
     }
 
     /// One delivery per host: the given host with every recipient, or one per

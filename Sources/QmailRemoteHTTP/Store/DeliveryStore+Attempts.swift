@@ -6,6 +6,7 @@
 // it had never started.
 
 import QmailRemote
+import QmailSupport
 
 extension DeliveryStore {
     /// Claims up to `limit` due jobs for `worker` for `leaseSeconds`.

@@ -5,6 +5,7 @@
 // method blocks; call it off libmicrohttpd's threads where that matters.
 
 #if canImport(Glibc)
+import QmailSupport
 import Glibc
 #endif
 

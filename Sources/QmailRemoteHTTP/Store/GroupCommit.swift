@@ -6,6 +6,8 @@
 // returned. SQLite has one write connection; PostgreSQL a few, so that one
 // batch runs while another waits for its fsync.
 
+import QmailSupport
+
 final class GroupCommit: @unchecked Sendable {
     // @unchecked: `pending` and `idle` are guarded by `lock`; a connection
     // taken from `idle` is used by its leader alone until it is put back.

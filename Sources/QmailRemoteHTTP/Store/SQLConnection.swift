@@ -3,6 +3,8 @@
 // PostgreSQL implement it; the store's SQL is written once for both. A
 // connection is used by one thread at a time (see DeliveryStore).
 
+import QmailSupport
+
 protocol SQLConnection: AnyObject {
     var engine: SQLEngine { get }
 

@@ -3,6 +3,7 @@
 // and without the final-dot mark, status, metrics and removal.
 
 import QmailRemote
+import QmailSupport
 import Testing
 
 @testable import QmailRemoteHTTP

@@ -3,6 +3,7 @@
 // a lost connection re-made at the start of the next transaction, never in the
 // middle of one. Not thread-safe: the store gives it to one thread at a time.
 
+import QmailSupport
 internal import CLibPQ
 
 #if canImport(Glibc)

@@ -1,15 +1,27 @@
 // Counters for GET /metrics, rendered in the Prometheus text format:
 // deliveries and recipients by outcome, a delivery duration histogram,
-// deliveries in flight, HTTP requests by status, SMTP connections opened,
-// reused and idle.
+// deliveries in flight, HTTP requests by status (and those libmicrohttpd
+// answered itself), connections closed by the gateway and why, connections
+// open, body memory in use, SMTP connections opened, reused and idle. Fed by
+// Telemetry only.
 
 import QmailRemote
+import QmailSupport
 
 public final class Metrics: @unchecked Sendable {
     // @unchecked: `state` is read and written under `lock` only.
     static let buckets: [Double] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 1200]
     /// Outcomes of deliveries and recipients, in the order they are printed.
-    static let outcomes: [Outcome] = [.deferred, .delivered, .failed]
+    static let outcomes: [Outcome] = [.deferred, .delivered, .failed, .uncertain]
+
+    /// Why the gateway closed a connection it had accepted.
+    public enum CloseReason: String, CaseIterable, Sendable {
+        case headerTimeout = "header_timeout"
+        case bodyTooSlow = "body_too_slow"
+        case tooManyConnections = "too_many_connections"
+        case idleEvicted = "idle_evicted"
+        case drain
+    }
 
     private struct State {
         var deliveries = [Int](repeating: 0, count: Metrics.outcomes.count)
@@ -20,42 +32,59 @@ public final class Metrics: @unchecked Sendable {
         var inFlight = 0
         /// Answers by HTTP status, 100...599.
         var requests = [Int](repeating: 0, count: 600)
+        var libraryAnswers = [Int](repeating: 0, count: 600)
+        var closes = [Int](repeating: 0, count: CloseReason.allCases.count)
     }
 
     private let lock = Lock()
     private var state = State()
+    /// Read when rendering: connections open and body memory in use.
+    private let gauges: @Sendable () -> (waiting: Int, active: Int, bodyMemory: Int)
+    /// SMTP connections kept between deliveries, read when rendering.
     private let connections: ConnectionCache?
 
-    public init(connections: ConnectionCache? = nil) { self.connections = connections }
+    public init(
+        gauges: @escaping @Sendable () -> (waiting: Int, active: Int, bodyMemory: Int) = { (0, 0, 0) },
+        connections: ConnectionCache? = nil
+    ) {
+        self.gauges = gauges
+        self.connections = connections
+    }
 
     private static func index(_ outcome: Outcome) -> Int { outcomes.firstIndex(of: outcome) ?? 0 }
 
     func deliveryStarted() { lock.withLock { state.inFlight += 1 } }
 
-    func deliveryFinished(_ report: DeliveryReport, seconds: Double) {
-        let outcome = Self.index(Outcome(messageLetter: report.messageReport.letter))
+    func deliveryFinished(_ outcome: Outcome, seconds: Double) {
+        let index = Self.index(outcome)
         let bucket = Self.buckets.firstIndex { seconds <= $0 }
         lock.withLock {
             state.inFlight -= 1
-            state.deliveries[outcome] += 1
+            state.deliveries[index] += 1
             state.durationCount += 1
             state.durationSum += seconds
             if let bucket { state.bucketCounts[bucket] += 1 }
         }
     }
 
-    public func recipientsFinished(_ outcomes: [Outcome]) {
-        let indices = outcomes.map(Self.index)
-        lock.withLock { for index in indices { state.recipients[index] += 1 } }
+    func requestAnswered(status: Int, recipients: [Outcome], byLibrary: Bool) {
+        guard (100..<600).contains(status) else { return }
+        let indices = recipients.map(Self.index)
+        lock.withLock {
+            state.requests[status] += 1
+            if byLibrary { state.libraryAnswers[status] += 1 }
+            for index in indices { state.recipients[index] += 1 }
+        }
     }
 
-    public func requestAnswered(status: Int) {
-        guard (100..<600).contains(status) else { return }
-        lock.withLock { state.requests[status] += 1 }
+    func connectionClosed(_ reason: CloseReason) {
+        let index = CloseReason.allCases.firstIndex(of: reason)!
+        lock.withLock { state.closes[index] += 1 }
     }
 
     public func prometheusText() -> String {
         var s = lock.withLock { state }
+        let gauge = gauges()
         // Buckets are cumulative in the text format; counted per bucket above.
         for index in s.bucketCounts.indices.dropFirst() { s.bucketCounts[index] += s.bucketCounts[index - 1] }
         var out = ""
@@ -96,6 +125,23 @@ public final class Metrics: @unchecked Sendable {
         for (status, count) in s.requests.enumerated() where count > 0 {
             out += "qmail_remote_httpd_http_requests_total{status=\"\(status)\"} \(count)\n"
         }
+        family(
+            "qmail_remote_httpd_library_answers_total", "counter",
+            "Requests libmicrohttpd refused with its own answer, by status (also in http_requests_total).")
+        for (status, count) in s.libraryAnswers.enumerated() where count > 0 {
+            out += "qmail_remote_httpd_library_answers_total{status=\"\(status)\"} \(count)\n"
+        }
+        family("qmail_remote_httpd_connections_closed_total", "counter", "Connections the gateway closed, by reason.")
+        for (index, reason) in CloseReason.allCases.enumerated() {
+            out += "qmail_remote_httpd_connections_closed_total{reason=\"\(reason.rawValue)\"} \(s.closes[index])\n"
+        }
+        family(
+            "qmail_remote_httpd_connections", "gauge",
+            "Open connections: waiting for a request head, or served by libmicrohttpd.")
+        out += "qmail_remote_httpd_connections{state=\"waiting\"} \(gauge.waiting)\n"
+        out += "qmail_remote_httpd_connections{state=\"active\"} \(gauge.active)\n"
+        family("qmail_remote_httpd_body_memory_bytes", "gauge", "Bytes of bodies and messages held in memory.")
+        out += "qmail_remote_httpd_body_memory_bytes \(gauge.bodyMemory)\n"
         return out
     }
 }

@@ -1,0 +1,378 @@
+// The running gateway: the Acceptor in front, libmicrohttpd behind it, and
+// each request read top to bottom: head (GatewayEndpoint.plan) -> body
+// (SpooledBytes) -> suspended while a request worker decodes it and the
+// delivery pool delivers it -> resumed with its answer. The library's thread
+// only ever copies bytes and queues answers. Also the drain: no new
+// requests, no final dot near the deadline, every request answered by it.
+
+import Logging
+import QmailRemote
+import QmailSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
+    // @unchecked: `library`, `acceptor` and `headsInProgress` are set up once
+    // in `start`, then `headsInProgress` and `skipLibraryAnswers` are used on
+    // libmicrohttpd's thread only (its callbacks).
+    public let settings: GatewaySettings
+    public let endpoint: GatewayEndpoint
+    public let lifecycle: Lifecycle
+    let telemetry: Telemetry
+    let service: DeliveryService
+    let table: ConnectionTable
+    private let workers: WorkerPool
+    private let listener: ListeningSocket
+    private var library: MicroHTTPD?
+    private var acceptor: Acceptor?
+    /// Requests whose request line is in and whose head has not reached the access handler.
+    private var headsInProgress: [ObjectIdentifier: RequestContext] = [:]
+    /// Answers of libmicrohttpd's that never reach the client (we answered on the socket first).
+    private var skipLibraryAnswers = 0
+    private let inFlightLock = Lock()
+    private var inFlight: [ObjectIdentifier: RequestContext] = [:]
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Binds the listening socket (exclusively) and starts every thread.
+    public init(settings: GatewaySettings, environment: Environment, logger: Logger) throws(StartError) {
+        self.settings = settings
+        guard SpoolFile.canSpool(in: settings.spoolDirectory) else {
+            throw StartError(description: "cannot make a spool file in \(settings.spoolDirectory) (--spool-dir)")
+        }
+        let lifecycle = Lifecycle()
+        let table = ConnectionTable(settings: settings)
+        let bodyMemory = BodyMemory(limit: settings.maxBodyMemory)
+        let connections = ConnectionCache(
+            idleSeconds: settings.smtpReuseIdleSeconds, messagesPerConnection: settings.smtpReuseMessages,
+            connectionsPerDestination: settings.concurrency)
+        let metrics = Metrics(
+            gauges: { [table, bodyMemory] in
+                let counts = table.counts
+                return (counts.waiting, counts.active, bodyMemory.inUse)
+            }, connections: connections)
+        let telemetry = Telemetry(metrics: metrics, logger: logger)
+        self.lifecycle = lifecycle
+        self.table = table
+        self.telemetry = telemetry
+        endpoint = GatewayEndpoint(
+            settings: settings, lifecycle: lifecycle, bodyMemory: bodyMemory, metricsText: metrics.prometheusText)
+        service = DeliveryService(
+            pool: WorkerPool(threads: settings.concurrency, capacity: settings.queueLength),
+            environment: environment, lifecycle: lifecycle, telemetry: telemetry, connections: connections)
+        workers = WorkerPool(threads: Self.cpuCount, capacity: nil, stackSize: 512 << 10)
+        do {
+            listener = try ListeningSocket(
+                settings.listen, backlog: 4096, receiveBuffer: Self.receiveBuffer(forHead: settings))
+        } catch {
+            throw StartError(description: error.description)
+        }
+        guard let library = MicroHTTPD(handler: self, settings: settings) else {
+            close(listener.fd)
+            throw StartError(description: "libmicrohttpd did not start")
+        }
+        self.library = library
+        let acceptor = Acceptor(
+            listener: listener, settings: settings, table: table, endpoint: endpoint, telemetry: telemetry,
+            lifecycle: lifecycle,
+            serve: { fd, address, length in library.serve(fd: fd, address: address, length: length) })
+        self.acceptor = acceptor
+        guard acceptor.start() else { throw StartError(description: "no thread for the acceptor") }
+    }
+
+    /// The port listened on (the one asked for, or the one given for port 0).
+    public var port: UInt16 { listener.port }
+
+    // MARK: - libmicrohttpd's calls
+
+    func connectionStarted(_ connection: MHDConnection) -> ClientConnection? { table.started(fd: connection.fd) }
+
+    func connectionClosed(_ client: ClientConnection) { table.closed(client) }
+
+    func requestLineReceived(
+        _ target: [UInt8], on client: ClientConnection?, connection: MHDConnection
+    )
+        -> RequestContext
+    {
+        let request = RequestContext(target: target, client: client, connection: connection)
+        table.requestLine(client, request: request)
+        headsInProgress[ObjectIdentifier(request)] = request
+        inFlightLock.withLock { inFlight[ObjectIdentifier(request)] = request }
+        return request
+    }
+
+    func handle(
+        _ request: RequestContext, client: ClientConnection?, connection: MHDConnection,
+        upload: UnsafeRawBufferPointer?
+    ) -> Bool {
+        guard let upload else { return head(request, client: client, connection: connection) }
+        if upload.count > 0 { return bodyPiece(request, client: client, connection: connection, upload) }
+        if let response = request.takeReady() {
+            request.suspended = false
+            return connection.queue(response, requestID: request.id)
+        }
+        if request.suspended { return true }
+        return bodyComplete(request, client: client, connection: connection)
+    }
+
+    /// The first call: the head is in.
+    private func head(_ request: RequestContext, client: ClientConnection?, connection: MHDConnection) -> Bool {
+        headsInProgress[ObjectIdentifier(request)] = nil
+        let head = connection.head(target: request.target, method: request.method, version: request.version)
+        let (plan, summary) =
+            request.targetHadNUL
+            ? Self.refusal(.invalidTarget("the request target contains a NUL byte")) : endpoint.plan(head)
+        request.plan = plan
+        request.summary = summary
+        switch plan {
+        case .answer(let response) where response.status >= 400:
+            // A refusal goes out before any body is read (a client that sent
+            // Expect: 100-continue never sends it); the library then closes.
+            guard table.move(client, to: .busy) else { return false }
+            request.queued(status: response.status)
+            return connection.queue(response, requestID: request.id)
+        case .answer:
+            // Answered once the request is complete, so the connection stays open.
+            return table.move(client, to: .body(since: Clock.seconds(), bytes: 0))
+        case .readJSON(let limit), .readRaw(_, let limit):
+            guard table.move(client, to: .body(since: Clock.seconds(), bytes: 0)) else { return false }
+            request.body = endpoint.makeStore(limit: limit)
+            return true
+        }
+    }
+
+    private func bodyPiece(
+        _ request: RequestContext, client: ClientConnection?, connection: MHDConnection,
+        _ upload: UnsafeRawBufferPointer
+    ) -> Bool {
+        guard let body = request.body else { return true }
+        body.append(upload)
+        table.bodyBytes(client, upload.count)
+        guard body.tooLarge else { return true }
+        // A chunked body past the limit: the library cannot queue an answer
+        // before the body ends, so it is written on the socket now.
+        answerOnSocket(request, client: client, connection: connection, .tooLargeWhileArriving(body.limit))
+        return false
+    }
+
+    /// The final call: the body is in; the rest happens off this thread.
+    private func bodyComplete(
+        _ request: RequestContext, client: ClientConnection?, connection: MHDConnection
+    )
+        -> Bool
+    {
+        guard case .some(let plan) = request.plan, table.move(client, to: .busy) else { return false }
+        if case .answer(let response) = plan {
+            request.queued(status: response.status)
+            return connection.queue(response, requestID: request.id)
+        }
+        request.suspended = true
+        connection.suspend()
+        let accepted = workers.submit([
+            WorkerPool.Job { [self] in
+                let body = request.body
+                request.body = nil
+                let (prepared, summary) = endpoint.prepare(plan, body: body)
+                request.summary = summary
+                switch prepared {
+                case .answer(let response):
+                    finish(request, connection, response)
+                case .deliver(let input, let message):
+                    do throws(APIError) {
+                        try service.start(input, message: message) { [self] results in
+                            let (response, summary) = endpoint.answer(input, results: results)
+                            request.summary = summary
+                            finish(request, connection, response)
+                        }
+                    } catch {
+                        request.summary.error = error.code
+                        finish(request, connection, error.response)
+                    }
+                }
+            }
+        ])
+        if !accepted { finish(request, connection, APIError.overloaded.response) }
+        return true
+    }
+
+    /// The answer for a suspended request; the library queues it on its next call.
+    private func finish(_ request: RequestContext, _ connection: MHDConnection, _ response: HTTPResponse) {
+        if request.respond(response) { connection.resume() }
+    }
+
+    /// Writes the refusal on the socket (nothing else was written for this
+    /// request), stops writing, and leaves reading the rest to the Acceptor.
+    private func answerOnSocket(
+        _ request: RequestContext, client: ClientConnection?, connection: MHDConnection, _ error: APIError
+    ) {
+        guard table.abandon(client), request.answeredOnSocket(error) else { return }
+        let fd = connection.fd
+        SocketAnswer.write(error.response, requestID: request.id, on: fd)
+        SocketAnswer.finishWriting(fd)
+        let copy = dup(fd)
+        if copy >= 0 { acceptor?.linger(copy) }
+    }
+
+    func requestCompleted(_ request: RequestContext, client: ClientConnection?, answered: Bool, queuedStatus: Int?) {
+        headsInProgress[ObjectIdentifier(request)] = nil
+        inFlightLock.withLock { inFlight[ObjectIdentifier(request)] = nil }
+        table.move(client, to: .idle(since: Clock.seconds()))
+        var record = RequestRecord(
+            id: request.id, method: request.method.isEmpty ? "-" : request.method, path: request.path,
+            client: client?.peer.description ?? "?", status: nil, started: request.started)
+        record.summary = request.summary
+        if let given = request.given {
+            record.status = given.socketCode != nil || answered ? given.status : nil
+            if let code = given.socketCode { record.summary.error = code }
+        } else if let queuedStatus {
+            // libmicrohttpd refused the request itself (counted when it said so).
+            record.status = queuedStatus
+            record.answeredByLibrary = true
+        }
+        telemetry.requestFinished(record)
+    }
+
+    func libraryMessage(_ text: String) {
+        if let status = Self.libraryAnswerStatus(text) {
+            if skipLibraryAnswers > 0 {
+                skipLibraryAnswers -= 1
+            } else {
+                telemetry.libraryAnswered(status: status)
+            }
+        } else if let error = Self.contentLengthRefusal(text) {
+            answerBeforeLibrary(error)
+        }
+        telemetry.libraryProblem(text)
+    }
+
+    /// libmicrohttpd refuses a bad Content-Length with its status line and
+    /// headers twice over. The request it is refusing is the one whose head
+    /// is complete but has not reached the access handler (the library works
+    /// one connection at a time on its one thread): answer it first, on the
+    /// socket, so that the client gets exactly one answer, ours.
+    private func answerBeforeLibrary(_ error: APIError) {
+        for request in headsInProgress.values {
+            guard let connection = request.connection, connection.headIsComplete, !connection.hasQueuedAnswer else {
+                continue
+            }
+            headsInProgress[ObjectIdentifier(request)] = nil
+            request.method = "-"
+            answerOnSocket(request, client: request.client, connection: connection, error)
+            skipLibraryAnswers += 1
+            return
+        }
+    }
+
+    private static func refusal(_ error: APIError) -> (RequestPlan, RequestSummary) {
+        var summary = RequestSummary()
+        summary.error = error.code
+        return (.answer(error.response), summary)
+    }
+
+    /// The status in "Error processing request (HTTP response code is 400 (...)". Closing connection."
+    static func libraryAnswerStatus(_ text: String) -> Int? {
+        let marker = Array("HTTP response code is ".utf8)
+        let bytes = Array(text.utf8)
+        guard bytes.count > marker.count else { return nil }
+        for start in 0...(bytes.count - marker.count) where bytes[start..<(start + marker.count)].elementsEqual(marker)
+        {
+            let digits = bytes[(start + marker.count)...].prefix(3)
+            return Int(String(decoding: digits, as: UTF8.self))
+        }
+        return nil
+    }
+
+    static func contentLengthRefusal(_ text: String) -> APIError? {
+        if text.hasPrefix("Failed to parse `Content-Length'") {
+            return .invalidFraming("Content-Length is not a number")
+        }
+        if text.hasPrefix("Too large value of 'Content-Length'") { return .tooLargeWhileArriving(Int.max) }
+        return nil
+    }
+
+    // MARK: - The drain
+
+    public struct DrainResult: Sendable {
+        /// A second signal came: the caller stops at once.
+        public var interrupted = false
+        /// Requests the deadline answered (not their deliveries).
+        public var answeredAtDeadline = 0
+        /// Requests still open when the gateway stopped waiting (their answers not written yet).
+        public var requestsOpen = 0
+    }
+
+    /// Stops taking requests, lets those in flight finish (no final dot in the
+    /// last `finalDotMarginSeconds`), answers every one still open at the
+    /// deadline, and stops. `interrupted` is asked while waiting: true stops
+    /// at once.
+    public func drain(interrupted: () -> Bool) -> DrainResult {
+        var result = DrainResult()
+        let deadline = Clock.seconds() + Double(settings.drainTimeoutSeconds)
+        lifecycle.beginDraining()
+        acceptor?.stopAccepting()
+        while requestsInFlight > 0 && Clock.seconds() < deadline {
+            if interrupted() {
+                result.interrupted = true
+                result.requestsOpen = requestsInFlight
+                return result
+            }
+            if !lifecycle.finalDotsStopped && Clock.seconds() >= deadline - settings.finalDotMarginSeconds {
+                service.stopFinalDots()
+            }
+            usleep(10_000)
+        }
+        service.stopFinalDots()
+        result.answeredAtDeadline = requestsInFlight
+        // The deadline: deliveries still running are answered by what their
+        // gates know; requests still decoding get 503; requests still
+        // arriving get 503 on the socket; idle connections are closed.
+        service.finishAllNow()
+        for request in inFlightLock.withLock({ Array(inFlight.values) }) where request.suspended {
+            if request.respond(APIError.shuttingDown.response), let connection = request.connection {
+                connection.resume()
+            }
+        }
+        table.closeForDrain()
+        acceptor?.closeWaiting()
+        // The answers need a moment to be written.
+        let flushed = Clock.seconds() + 1
+        while requestsInFlight > 0 && Clock.seconds() < flushed {
+            if interrupted() {
+                result.interrupted = true
+                break
+            }
+            usleep(10_000)
+        }
+        result.requestsOpen = requestsInFlight
+        // Every SMTP connection kept for reuse gets its QUIT.
+        if !result.interrupted { service.connections?.closeAll() }
+        // The library aborts when stopped with a connection suspended.
+        if !result.interrupted && result.requestsOpen == 0 && !anySuspended { library?.stop() }
+        return result
+    }
+
+    private var requestsInFlight: Int { inFlightLock.withLock { inFlight.count } }
+
+    private var anySuspended: Bool { inFlightLock.withLock { inFlight.values.contains { $0.suspended } } }
+
+    static let cpuCount = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+
+    /// A first request head waits in the kernel's receive buffer until it is
+    /// complete: when the longest head is more than the default buffer lets
+    /// a client send unread, the listening socket gets a bigger one.
+    static func receiveBuffer(forHead settings: GatewaySettings) -> Int? {
+        let head = settings.maxRequestLineBytes + settings.maxHeaderBytes
+        var defaultBuffer = 131_072
+        if let text = try? ControlFile.lines(at: "/proc/sys/net/ipv4/tcp_rmem")?.first,
+            let second = String(decoding: text, as: UTF8.self).split(separator: "\t").dropFirst().first
+                ?? String(decoding: text, as: UTF8.self).split(separator: " ").dropFirst().first,
+            let value = Int(second)
+        {
+            defaultBuffer = value
+        }
+        return head * 2 <= defaultBuffer ? nil : head * 4
+    }
+}
