@@ -49,6 +49,9 @@ public enum LocalFailure: Error, Sendable, Equatable {
     /// Ours: the caller's `proceed` said no before the final dot (a gateway
     /// draining, a queue that could not record the dot): not delivered.
     case stoppedBeforeFinalDot
+    /// Ours: the caller stopped waiting (a gateway at its drain deadline)
+    /// after the final dot went out and before its reply: maybe delivered.
+    case stoppedAwaitingFinalReply
 
     public var report: Report {
         switch self {
@@ -126,6 +129,11 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(
                 .messageDeferred,
                 "Delivery was stopped before the end of the message was sent; it was not delivered. (#4.3.0)\n")
+        case .stoppedAwaitingFinalReply:
+            return Report(
+                .messageDeferred,
+                "Stopped waiting for the reply to the end of the message; it may have been delivered. Possible duplicate! (#4.4.2)\n"
+            )
         }
     }
 

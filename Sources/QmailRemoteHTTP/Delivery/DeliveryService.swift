@@ -166,13 +166,9 @@ final class DeliveryExecution: @unchecked Sendable {
 
     static let stopped = DeliveryReport(failure: LocalFailure.stoppedBeforeFinalDot.report)
 
-    /// The gateway's own report for a delivery it stopped waiting for after its final dot.
+    /// A delivery the gateway stopped waiting for after its final dot.
     static let unansweredDot: DeliveryReport = {
-        var report = DeliveryReport(
-            failure: Report(
-                .messageDeferred,
-                "The gateway stopped before the reply to the end of the message came; it may have been delivered. Possible duplicate! (#4.4.2)\n"
-            ))
+        var report = DeliveryReport(failure: LocalFailure.stoppedAwaitingFinalReply.report)
         report.possibleDuplicate = true
         return report
     }()
