@@ -61,6 +61,27 @@ import QmailRemote
         #expect(acceptedThenDeferred.recipientOutcomes == [.deferred])
     }
 
+    @Test func eachDeliveryListsItsSignatures() {
+        var signed = DeliveryReport(
+            recipientReports: [Report(.recipientAccepted, [])], messageReport: Report(.messageAccepted, "ok\n"))
+        signed.signatures = [
+            DKIMSignatureSummary(domain: "example.org", selector: "r", algorithm: "rsa-sha256"),
+            DKIMSignatureSummary(domain: "example.org", selector: "e", algorithm: "ed25519-sha256"),
+        ]
+        let answer = DeliveryAnswer(
+            recipients: [addresses[0], addresses[1]],
+            results: [
+                GroupResult(host: Array("x".utf8), recipientIndices: [0], report: signed, seconds: 0),
+                result("y", [1], [Report(.recipientAccepted, [])], Report(.messageAccepted, "ok\n")),
+            ])
+        let body = String(decoding: answer.response.body, as: UTF8.self)
+        #expect(
+            body.contains(
+                #""tls":null,"reused":false,"dkim":[{"d":"example.org","s":"r","a":"rsa-sha256"},{"d":"example.org","s":"e","a":"ed25519-sha256"}]}"#
+            ))
+        #expect(body.contains(#""tls":null,"reused":false,"dkim":[]}]}"#))
+    }
+
     @Test func jsonEscaping() {
         let value = JSONValue.object([("t", .text([0x22, 0x5c, 10, 13, 9, 1, 0x7f, 0xc3, 0xa9, 0xff]))])
         #expect(value.serialized() == "{\"t\":\"\\\"\\\\\\n\\r\\t\\u0001\\u007f\u{e9}\u{fffd}\"}")

@@ -1,6 +1,7 @@
 // The answer to a delivery: per-recipient outcomes in request order, each
-// delivery's exact report sequence (NULs removed), the overall outcome and
-// its HTTP status (200 / 207 / 422 / 503 with Retry-After).
+// delivery's exact report sequence (NULs removed) with its TLS, reuse and
+// DKIM signatures, the overall outcome and its HTTP status (200 / 207 / 422 /
+// 503 with Retry-After).
 
 import QmailRemote
 
@@ -75,6 +76,16 @@ public struct DeliveryAnswer: Sendable {
                     ),
                     ("tls", tls),
                     ("reused", .bool(result.report.reused)),
+                    (
+                        "dkim",
+                        .array(
+                            result.report.signatures.map {
+                                .object([
+                                    ("d", .string($0.domain)), ("s", .string($0.selector)),
+                                    ("a", .string($0.algorithm)),
+                                ])
+                            })
+                    ),
                 ])
             })
         let body = JSONValue.object([

@@ -1,7 +1,8 @@
 // Readers over a stored message for the core's MessageSource: one per
 // delivery, each with its own position, so domains can be delivered at once.
 // The gateway holds the whole message, so each reader also knows its facts
-// (size on the wire, 8-bit or not) for SIZE= and BODY=8BITMIME.
+// (size on the wire, 8-bit or not) for SIZE= and BODY=8BITMIME, and can give
+// another reader from the start (to sign before sending).
 
 import QmailRemote
 #if canImport(Glibc)
@@ -33,6 +34,8 @@ final class MemoryMessage: MessageSourceBox {
         bytes.withUnsafeBytes { facts.scan($0) }
         return facts
     }
+
+    func readerFromStart() -> (any MessageSource)? { MemoryMessage(bytes) }
 }
 
 final class SpoolMessage: MessageSourceBox {
@@ -46,6 +49,8 @@ final class SpoolMessage: MessageSourceBox {
         position += count
         return count
     }
+
+    func readerFromStart() -> (any MessageSource)? { SpoolMessage(file) }
 
     /// Scanned with pread from the start; the reader's position stays.
     func facts() -> MessageFacts? {
