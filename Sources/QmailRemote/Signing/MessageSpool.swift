@@ -27,7 +27,16 @@ final class MessageSpool {
         guard fd >= 0 else { throw .cannotStore("cannot make a file in \(directory): \(Self.reason(errno))") }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        do throws(Failure) {
+            try Self.copy(message, to: fd, directory: directory)
+        } catch {
+            close(fd)
+            throw error
+        }
         self.fd = fd
+    }
+
+    private static func copy(_ message: some MessageSource, to fd: Int32, directory: String) throws(Failure) {
         var chunk = [UInt8](unsafeUninitializedCapacity: 65536) { $1 = 65536 }
         while true {
             let count: Int

@@ -215,6 +215,23 @@ func readAll(_ message: any MessageSource) -> String {
         )
     }
 
+    @Test func aPipeThatFailsWhileSpooledIsUnreadable() throws {
+        final class FailingLater: MessageSource {
+            var reads = 0
+            func read(into buffer: UnsafeMutableRawBufferPointer) throws(MessageReadError) -> Int {
+                reads += 1
+                if reads > 2 { throw MessageReadError() }
+                buffer[0] = UInt8(ascii: "x")
+                return 1
+            }
+        }
+        guard case .failed(let failure, nil) = sign(FailingLater(), rsa) else {
+            Issue.record("not failed")
+            return
+        }
+        #expect(failure == .unreadableMessage)
+    }
+
     @Test func anUnreadableMessageIsThatReport() throws {
         guard case .failed(let failure, nil) = sign(UnreadableMessage(), rsa) else {
             Issue.record("not failed")
