@@ -4,7 +4,8 @@
 # -m 1 (Postfix's C client) and msmtp: wall time (hyperfine medians), CPU and
 # peak RSS (GNU time, medians), then peak RSS delivering a 100 MB message.
 # The same message DKIM-signed (control/dkimdomains: RSA-2048, then RSA-2048
-# and Ed25519) is timed beside the plain one, and signed from a pipe at 100 MiB.
+# and Ed25519) is timed beside the plain one, with hyperfine and interleaved
+# round by round, and signed from a pipe at 100 MiB.
 # Usage: bench/cli.sh [runs]   (default 200)
 runs=${1:-200}
 source "$(dirname "$0")/common.sh"
@@ -54,6 +55,42 @@ eval "$src" && eval "$msm"
 hyperfine --warmup 20 --runs "$runs" --export-json "$work/wall.json" \
     -n qmail-remote "$qmr" -n "qmail-remote, DKIM RSA-2048" "$rsa" -n "qmail-remote, DKIM RSA-2048 + Ed25519" "$dual" \
     -n "smtp-source -m 1" "$src" -n msmtp "$msm" > "$work/hyperfine.txt" 2>&1
+
+# What signing adds, measured interleaved (plain, RSA, RSA + Ed25519 in turn,
+# round after round) so that a busy machine weighs on all three alike: each
+# run's wall time and CPU (wait4's rusage), medians, and the median of the
+# per-round differences from the plain run of the same round.
+python3 - "$work" "$bin" "$runs" > "$work/interleaved.txt" <<'PY'
+import os, statistics, sys, time
+work, binary, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+homes = {"plain": f"{work}/qmail", "rsa": f"{work}/rsa", "dual": f"{work}/dual"}
+senders = {"plain": "bench@localhost", "rsa": "bench@bench.example", "dual": "bench@bench.example"}
+def run(name):
+    env = dict(os.environ, QMAILHOME=homes[name])
+    with open(f"{work}/1k.eml", "rb") as stdin, open(os.devnull, "wb") as null:
+        started = time.perf_counter()
+        pid = os.posix_spawn(binary, [binary, "sink.test", senders[name], "rcpt@sink.test"], env,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, stdin.fileno(), 0),
+                                           (os.POSIX_SPAWN_DUP2, null.fileno(), 1)])
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - started
+    assert status == 0
+    return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000
+results = {name: [] for name in homes}
+for round in range(runs + 20):
+    for name in homes:
+        results[name].append(run(name))
+for name in homes:
+    results[name] = results[name][20:]  # the first rounds warm the caches
+for name in homes:
+    walls, cpus = zip(*results[name])
+    line = f"{name} {statistics.median(walls):.2f} {statistics.median(cpus):.2f}"
+    if name != "plain":
+        line += " %.2f %.2f" % (
+            statistics.median(w - p for (w, _), (p, _) in zip(results[name], results["plain"])),
+            statistics.median(c - p for (_, c), (_, p) in zip(results[name], results["plain"])))
+    print(line)
+PY
 
 # Peak RSS per run (GNU time, each client run directly, no shell in between),
 # medians over a tenth of the runs; CPU comes from hyperfine's user+system.
@@ -109,7 +146,10 @@ for label, name in [("DKIM RSA-2048", "rsa"), ("DKIM RSA-2048 + Ed25519", "dual"
     seconds, peak = open(f"{work}/big-{name}").read().split()
     print(f"qmail-remote, 100 MiB message from a pipe, {label}: {float(seconds):.2f} s wall, "
           f"peak RSS {int(peak) / 1024:.1f} MB")
-plain = wall["qmail-remote"]["median"]
-for label in ["qmail-remote, DKIM RSA-2048", "qmail-remote, DKIM RSA-2048 + Ed25519"]:
-    print(f"{label}: +{(wall[label]['median'] - plain) * 1000:.2f} ms wall median over unsigned")
+print("\n| qmail-remote, 1 KB, interleaved | wall median (ms) | CPU median (ms) | added wall, median (ms) | added CPU, median (ms) |")
+print("|---|---|---|---|---|")
+labels = {"plain": "unsigned", "rsa": "DKIM RSA-2048", "dual": "DKIM RSA-2048 + Ed25519"}
+for line in open(f"{work}/interleaved.txt"):
+    name, *figures = line.split()
+    print(f"| {labels[name]} | " + " | ".join(figures + [""] * (4 - len(figures))) + " |")
 PY

@@ -95,6 +95,21 @@ func readAll(_ message: any MessageSource) -> String {
         #expect(field.components(separatedBy: "\r\n").allSatisfy { $0.count <= 80 })
     }
 
+    @Test func theFieldsAndTheMessageReadInAnyPieces() {
+        let signed = SignedMessage(
+            fields: Array("DKIM-Signature: v=1;\r\n\tb=x\r\n".utf8), message: RereadableBytes("A: b\n\nc\n"))
+        var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 7)
+        while true {
+            let count = try! buffer.withUnsafeMutableBytes { raw throws(MessageReadError) in try signed.read(into: raw)
+            }
+            if count == 0 { break }
+            #expect(count <= 7)
+            all += buffer[0..<count]
+        }
+        #expect(String(decoding: all, as: UTF8.self) == "DKIM-Signature: v=1;\r\n\tb=x\r\nA: b\n\nc\n")
+    }
+
     @Test func theFactsCountTheField() throws {
         final class Known: MessageSource {
             let inner = RereadableBytes(MessageSigningTests.message)
