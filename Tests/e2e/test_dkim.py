@@ -295,6 +295,34 @@ def test_libopendkim_is_loaded_only_to_sign(home, smtp, keys):
 
 
 @needs_netns
+def test_without_libopendkim_the_mail_waits(home, smtp, keys):
+    """libopendkim11 missing: /dev/null bind-mounted over it, in a mount namespace of the run's own."""
+    install(home, keys, line="example.com:rsa", selectors=("rsa",))
+    library = next(path for pattern in ("/usr/lib/*/libopendkim.so.11", "/lib/*/libopendkim.so.11")
+                   for path in __import__("glob").glob(pattern))
+    server = smtp(*good_conversation())
+    home.route_to(server)
+    result = subprocess.run(
+        ["unshare", "--mount", "--", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', library,
+         str(BINARY), "x.test", "me@example.com", "you@x.test"],
+        input=MESSAGES["7bit"], capture_output=True, env=home.environment(), timeout=60)
+    server.close()
+    assert result.stdout == b"ZSystem resources temporarily unavailable. (#4.3.0)\n\0"
+    assert result.stderr.decode() == (f"qmail-remote: cannot sign ({home.control_dir}/dkimdomains line 1): "
+                                      f"libopendkim (libopendkim.so.11) cannot be loaded\n")
+    assert server.connections == 0
+    # A message nobody signs is delivered all the same.
+    server = smtp(*good_conversation())
+    home.route_to(server)
+    result = subprocess.run(
+        ["unshare", "--mount", "--", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', library,
+         str(BINARY), "x.test", "x@other.test", "you@x.test"],
+        input=b"From: x@other.test\n\nnot signed\n", capture_output=True, env=home.environment(), timeout=60)
+    server.wait()
+    assert result.stdout == ACCEPTED
+
+
+@needs_netns
 def test_a_piped_message_is_spooled_and_leaves_nothing(home, smtp, keys, tmp_path):
     records = install(home, keys)
     spool = tmp_path / "spool"
