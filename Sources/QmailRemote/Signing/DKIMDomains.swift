@@ -1,14 +1,14 @@
 // control/dkimdomains: which messages are signed, as which domain (d=), with
 // which selectors. One line per signing domain, "domain:selector[,selector2][|sdid]",
 // matched like smtproutes keys. The key files' paths come from what the
-// operator wrote here, never from the message. Not here: reading a key
+// operator wrote here, as written, never from the message. Not here: reading a key
 // (SigningKey) or signing (MessageSigning).
 
 import QmailSupport
 
 public struct DKIMDomains: Sendable, Equatable {
     struct Entry: Sendable, Equatable {
-        /// The key as written, lowercased: "", "example.com" or ".example.com".
+        /// The key as written: "", "example.com" or ".example.com" (matched ignoring case).
         let key: [UInt8]
         let selectors: [[UInt8]]
         /// The d= domain written after "|", if any.
@@ -76,11 +76,11 @@ public struct DKIMDomains: Sendable, Equatable {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
             throw bad("no colon (domain:selector[,selector2][|sdid])")
         }
-        let key = ASCII.lowercased(line[..<colon])
+        let key = Array(line[..<colon])
         var rest = line[(colon + 1)...]
         var sdid: [UInt8]?
         if let bar = rest.firstIndex(of: UInt8(ascii: "|")) {
-            let written = ASCII.lowercased(rest[(bar + 1)...])
+            let written = Array(rest[(bar + 1)...])
             guard DNSName.isSigningDomain(written) else {
                 throw bad("the signing domain after | is not a domain name of two labels or more")
             }
@@ -94,15 +94,15 @@ public struct DKIMDomains: Sendable, Equatable {
         if sdid == nil && !key.isEmpty && !DNSName.isSigningDomain(name) {
             throw bad("\(printable(name)) has one label; give the signing domain after |")
         }
-        let selectors = rest.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map {
-            ASCII.lowercased($0)
-        }
+        let selectors = rest.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map { Array($0) }
         guard !(selectors.count == 1 && selectors[0].isEmpty) else { throw bad("no selector") }
         guard selectors.count <= 2 else { throw bad("more than two selectors") }
         for selector in selectors where !DNSName.isName(selector) {
             throw bad("selector \(printable(selector)) is not letters, digits and hyphens in dot-separated labels")
         }
-        if selectors.count == 2 && selectors[0] == selectors[1] { throw bad("the same selector twice") }
+        if selectors.count == 2 && ASCII.lowercased(selectors[0]) == ASCII.lowercased(selectors[1]) {
+            throw bad("the same selector twice")
+        }
         return Entry(key: key, selectors: selectors, sdid: sdid, line: number)
     }
 

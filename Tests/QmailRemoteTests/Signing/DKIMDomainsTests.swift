@@ -32,10 +32,14 @@ import Testing
         #expect(try plan(["example.com:sel"], from: "other.test") == nil)
     }
 
-    @Test func matchingIgnoresCaseAndDIsLowercase() throws {
+    @Test func matchingIgnoresCaseAndNamesStayAsWritten() throws {
         #expect(
             summary(try plan(["Example.COM:Sel"], from: "EXAMPLE.com"))
-                == "example.com /c/dkimkeys/example.com/sel line 1")
+                == "Example.COM /c/dkimkeys/Example.COM/Sel line 1")
+        // The domain from the message (the empty key's) is lowercased.
+        #expect(summary(try plan([":Sel"], from: "EXAMPLE.com")) == "example.com /c/dkimkeys/default/Sel line 1")
+        let error = #expect(throws: ControlError.self) { try domains(["example.com:Sel,sEL"]) }
+        #expect(error?.reason == "line 1: the same selector twice")
     }
 
     @Test func suffixSignsAsTheSuffixLongestFirst() throws {
