@@ -4,8 +4,9 @@
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
-// glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for
-// the gateway's acceptor; CSQLite and CLibPQ: the gateway's store).
+// glibc's resolver; CTLS: OpenSSL; CDKIM: libopendkim; CMicroHTTPD:
+// libmicrohttpd; CEpoll: epoll for the gateway's acceptor; CSQLite and CLibPQ:
+// the gateway's store).
 import PackageDescription
 
 let package = Package(
@@ -24,6 +25,9 @@ let package = Package(
         // OpenSSL's headers at build time (libssl-dev); the libraries are
         // loaded at run time, only when a delivery uses TLS.
         .target(name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("dl")]),
+        // libopendkim's header at build time (libopendkim-dev); the library is
+        // loaded at run time, only when a message is signed.
+        .target(name: "CDKIM", path: "Sources/CDKIM", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
@@ -46,7 +50,7 @@ let package = Package(
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         .target(
             name: "QmailRemote",
-            dependencies: ["QmailSupport", "CResolv", "CTLS"]
+            dependencies: ["QmailSupport", "CResolv", "CTLS", "CDKIM"]
         ),
         .executableTarget(
             name: "qmail-remote",

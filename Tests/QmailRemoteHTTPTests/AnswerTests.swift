@@ -87,7 +87,7 @@ import Glibc
         #expect(!answer.response.headers.contains { $0.name == "Retry-After" })
         let body = String(decoding: answer.response.body, as: UTF8.self)
         #expect(body.hasPrefix(#"{"outcome":"mixed","possible_duplicate":true,"#))
-        #expect(body.contains(#""tls":null,"reused":false,"possible_duplicate":true}"#))
+        #expect(body.contains(#""tls":null,"reused":false,"possible_duplicate":true,"dkim":[]}"#))
 
         let allUncertain = DeliveryAnswer(
             recipients: [addresses[0]],
@@ -96,6 +96,27 @@ import Glibc
             ]
         )
         #expect(allUncertain.outcome == .uncertain && allUncertain.response.status == 207)
+    }
+
+    @Test func eachDeliveryListsItsSignatures() {
+        var signed = DeliveryReport(
+            recipientReports: [Report(.recipientAccepted, [])], messageReport: Report(.messageAccepted, "ok\n"))
+        signed.signatures = [
+            DKIMSignatureSummary(domain: "example.org", selector: "r", algorithm: "rsa-sha256"),
+            DKIMSignatureSummary(domain: "example.org", selector: "e", algorithm: "ed25519-sha256"),
+        ]
+        let answer = DeliveryAnswer(
+            recipients: [addresses[0], addresses[1]],
+            results: [
+                GroupResult(host: Array("x".utf8), recipientIndices: [0], report: signed),
+                result("y", [1], [Report(.recipientAccepted, [])], Report(.messageAccepted, "ok\n")),
+            ])
+        let body = String(decoding: answer.response.body, as: UTF8.self)
+        #expect(
+            body.contains(
+                #""tls":null,"reused":false,"possible_duplicate":false,"dkim":[{"d":"example.org","s":"r","a":"rsa-sha256"},{"d":"example.org","s":"e","a":"ed25519-sha256"}]}"#
+            ))
+        #expect(body.contains(#""tls":null,"reused":false,"possible_duplicate":false,"dkim":[]}]}"#))
     }
 
     @Test func jsonEscaping() {

@@ -235,7 +235,7 @@ import Testing
         #expect(response.status == 200 && summary.outcome == .delivered && summary.hosts == ["x.test"])
         #expect(
             String(decoding: response.body, as: UTF8.self)
-                == #"{"outcome":"delivered","possible_duplicate":false,"recipients":[{"address":"u@x.test","outcome":"delivered","host":"x.test","report":"r","text":""}],"deliveries":[{"host":"x.test","recipients":["u@x.test"],"reports":[{"letter":"r","text":""},{"letter":"K","text":"ok\n"}],"tls":null,"reused":false,"possible_duplicate":false}]}"#
+                == #"{"outcome":"delivered","possible_duplicate":false,"recipients":[{"address":"u@x.test","outcome":"delivered","host":"x.test","report":"r","text":""}],"deliveries":[{"host":"x.test","recipients":["u@x.test"],"reports":[{"letter":"r","text":""},{"letter":"K","text":"ok\n"}],"tls":null,"reused":false,"possible_duplicate":false,"dkim":[]}]}"#
                 + "\n")
     }
 

@@ -1,7 +1,7 @@
 """A scripted DNS server on loopback (UDP), built on dnslib's packet codec.
 
 Zone entries: name -> dict with any of "MX": [(pref, host)], "A": [ip], "AAAA": [ip],
-"CNAME": target, "rcode": "NXDOMAIN" | "SERVFAIL" | "REFUSED" (for every
+"TXT": [text] (each split into strings of 255 bytes), "CNAME": target, "rcode": "NXDOMAIN" | "SERVFAIL" | "REFUSED" (for every
 type), or "rcode_MX"/"rcode_A"/"rcode_AAAA" for one type. A CNAME is followed as a
 recursive server would: the chain and the target's records in one answer.
 Unknown names are NXDOMAIN. Every question asked is recorded.
@@ -9,7 +9,7 @@ Unknown names are NXDOMAIN. Every question asked is recorded.
 import socket
 import threading
 
-from dnslib import AAAA, A, CNAME, MX, QTYPE, RCODE, RR, DNSRecord
+from dnslib import AAAA, A, CNAME, MX, QTYPE, RCODE, RR, TXT, DNSRecord
 
 
 class ScriptedDNSServer:
@@ -63,6 +63,11 @@ class ScriptedDNSServer:
             elif qtype == "AAAA":
                 for ip in entry.get("AAAA", []):
                     reply.add_answer(RR(name, QTYPE.AAAA, rdata=AAAA(ip), ttl=60))
+            elif qtype == "TXT":
+                for text in entry.get("TXT", []):
+                    data = text.encode() if isinstance(text, str) else text
+                    strings = [data[i:i + 255] for i in range(0, len(data), 255)] or [b""]
+                    reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(strings), ttl=60))
             return reply
         return reply
 

@@ -31,7 +31,7 @@ def test_json_delivery_exact_answer_and_wire(home, smtp, gateway):
         "deliveries": [{"host": "x.test", "recipients": ["u@x.test"],
                         "reports": [{"letter": "r", "text": ""},
                                     {"letter": "K", "text": "127.0.0.1 accepted message.\nRemote host said: 250 2.0.0 queued\n"}],
-                        "tls": None, "reused": False, "possible_duplicate": False}],
+                        "tls": None, "reused": False, "possible_duplicate": False, "dkim": []}],
     }
     assert bytes(server.received) == (b"HELO helo.test\r\nMAIL FROM:<app@b.test>\r\nRCPT TO:<u@x.test>\r\nDATA\r\n"
                                       b"Subject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n")

@@ -39,13 +39,15 @@ public struct Configuration: Sendable {
     var connectTimeouts: ConnectTimeoutTable?
     /// The name servers to ask; nil for the system's.
     var dnsServers: [DNSServer]?
+    /// control/dkimdomains: nil when there is none (nothing is signed).
+    var dkimDomains: DKIMDomains?
 
     init(
         helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
         timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
         dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
         addressPreference: AddressPreference = .any, tlsPolicy: TLSPolicy = TLSPolicy(),
-        clientCertificate: String? = nil, tlsCiphers: String? = nil
+        clientCertificate: String? = nil, tlsCiphers: String? = nil, dkimDomains: DKIMDomains? = nil
     ) {
         self.tlsPolicy = tlsPolicy
         self.clientCertificate = clientCertificate
@@ -60,6 +62,7 @@ public struct Configuration: Sendable {
         self.timeoutRemote = timeoutRemote
         self.connectTimeouts = connectTimeouts
         self.dnsServers = dnsServers
+        self.dkimDomains = dkimDomains
     }
 
     /// Why the installation cannot be used; each is one report.
@@ -130,7 +133,9 @@ public struct Configuration: Sendable {
                     ? control + "/clientcert.pem" : nil,
                 tlsCiphers: try ControlFile.firstLine(at: control + "/tlsclientciphers").flatMap {
                     $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self)
-                })
+                },
+                dkimDomains: try DKIMDomains.load(
+                    controlDirectory: control, spoolDirectory: environment.temporaryDirectory))
         } catch {
             throw .control(error)
         }

@@ -1,6 +1,7 @@
 // The delivery core's entry point: one envelope, one message, one
-// configuration in; one DeliveryReport out. Checks the arguments, finds the
-// servers, then tries them in order: first a connection kept in the cache
+// configuration in; one DeliveryReport out. Checks the arguments, signs the
+// message when control/dkimdomains says so (Signing/), finds the servers,
+// then tries them in order: first a connection kept in the cache
 // (the gateway's), then new connections honouring the tcpto tables and
 // timeoutconnect, each running one SMTP conversation; under TLS "may" a
 // failed handshake is followed by one more connection in plain text. Never
@@ -39,7 +40,36 @@ public enum RemoteDelivery {
         guard HostName.isDeliverable(request.host, ipv6: configuration.esmtp) else {
             return DeliveryReport(failure: LocalFailure.noSuchHost(request.host).report)
         }
+        guard let dkimDomains = configuration.dkimDomains else {
+            return send(
+                request, message: message, recipients: recipients, configuration: configuration, resolver: resolver,
+                connector: connector, connections: connections, localAddresses: localAddresses)
+        }
+        switch MessageSigning.sign(message, sender: request.sender, domains: dkimDomains) {
+        case .unsigned(let unsigned):
+            return send(
+                request, message: unsigned, recipients: recipients, configuration: configuration, resolver: resolver,
+                connector: connector, connections: connections, localAddresses: localAddresses)
+        case .signed(let signed, let signatures):
+            var report = send(
+                request, message: signed, recipients: recipients, configuration: configuration, resolver: resolver,
+                connector: connector, connections: connections, localAddresses: localAddresses)
+            report.signatures = signatures
+            return report
+        case .failed(let failure, let diagnostic):
+            var report = DeliveryReport(failure: failure.report)
+            report.diagnostic = diagnostic
+            return report
+        }
+    }
 
+    /// From the checked request on: the route, the servers, the tries.
+    private static func send(
+        _ request: DeliveryRequest, message: some MessageSource,
+        recipients: [(address: [UInt8], problem: MailboxText.Problem?)], configuration: Configuration,
+        resolver: any Resolver, connector: some Connector, connections: ConnectionCache?,
+        localAddresses: @escaping () -> Set<IPAddress>?
+    ) -> DeliveryReport {
         let route = configuration.routes.route(for: request.host)
         let finder = MailExchangers(
             resolver: resolver, ipv6: configuration.esmtp, preference: configuration.addressPreference,
