@@ -4,8 +4,8 @@
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
-// glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd; CSQLite and
-// CLibPQ: the gateway's store).
+// glibc's resolver; CTLS: OpenSSL; CCurl: libcurl for MTA-STS policies;
+// CMicroHTTPD: libmicrohttpd; CSQLite and CLibPQ: the gateway's store).
 import PackageDescription
 
 let package = Package(
@@ -24,6 +24,9 @@ let package = Package(
         // OpenSSL's headers at build time (libssl-dev); the libraries are
         // loaded at run time, only when a delivery uses TLS.
         .target(name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("dl")]),
+        // libcurl's headers at build time (libcurl4-openssl-dev); the library is
+        // loaded at run time, only when an MTA-STS policy must be fetched.
+        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
@@ -45,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "QmailRemote",
-            dependencies: ["QmailSupport", "CResolv", "CTLS"]
+            dependencies: ["QmailSupport", "CResolv", "CTLS", "CCurl"]
         ),
         .executableTarget(
             name: "qmail-remote",

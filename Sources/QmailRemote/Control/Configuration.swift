@@ -1,6 +1,6 @@
 // Everything a delivery needs from the installation: the control files of
-// $CONTROLDIR (default $QMAILHOME/control), the tcpto tables under
-// $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
+// $CONTROLDIR (default $QMAILHOME/control), the tcpto tables and the MTA-STS
+// cache under $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
 // at most once a second (the gateway). Callers load it and hand it to
 // RemoteDelivery; what is inside is the core's business.
 
@@ -39,14 +39,25 @@ public struct Configuration: Sendable {
     var connectTimeouts: ConnectTimeoutTable?
     /// The name servers to ask; nil for the system's.
     var dnsServers: [DNSServer]?
+    /// control/mtasts: MTA-STS for MX deliveries (RFC 8461).
+    var mtasts: Bool
+    /// control/mtastscafile: the CAs MTA-STS trusts (policy fetches and MX
+    /// certificates under a policy); nil: the system's store.
+    var mtastsCAFile: String?
+    /// Where fetched MTA-STS policies are kept ($QMAILHOME/queue/lock/mtasts).
+    var mtastsCache: MTASTSCache
 
     init(
         helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
         timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
         dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
         addressPreference: AddressPreference = .any, tlsPolicy: TLSPolicy = TLSPolicy(),
-        clientCertificate: String? = nil, tlsCiphers: String? = nil
+        clientCertificate: String? = nil, tlsCiphers: String? = nil, mtasts: Bool = false,
+        mtastsCAFile: String? = nil, mtastsCache: MTASTSCache = MTASTSCache(directory: "/var/qmail/queue/lock/mtasts")
     ) {
+        self.mtasts = mtasts
+        self.mtastsCAFile = mtastsCAFile
+        self.mtastsCache = mtastsCache
         self.tlsPolicy = tlsPolicy
         self.clientCertificate = clientCertificate
         self.tlsCiphers = tlsCiphers
@@ -130,7 +141,10 @@ public struct Configuration: Sendable {
                     ? control + "/clientcert.pem" : nil,
                 tlsCiphers: try ControlFile.firstLine(at: control + "/tlsclientciphers").flatMap {
                     $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self)
-                })
+                },
+                mtasts: try ControlFile.number(at: control + "/mtasts", fallback: 0) != 0,
+                mtastsCAFile: ControlFile.exists(at: control + "/mtastscafile") ? control + "/mtastscafile" : nil,
+                mtastsCache: MTASTSCache(directory: home + "/queue/lock/mtasts"))
         } catch {
             throw .control(error)
         }

@@ -131,6 +131,8 @@ struct SMTPConversation {
     var nextRecipient = 0
     var anyRecipientAccepted = false
     var pipeline = Pipeline()
+    /// Under MTA-STS testing, what enforce would have refused (for the report).
+    var policyProblem: String?
 
     init(
         ip: IPAddress, helohost: [UInt8], sender: [UInt8],
@@ -149,6 +151,7 @@ struct SMTPConversation {
             extensions = offered
             self.tls = tls
         }
+        if case .fresh(let plan) = opening { policyProblem = plan.testing?.problem }
     }
 
     var reused: Bool {
@@ -231,6 +234,16 @@ struct SMTPConversation {
 
     /// Ends with `report` as the message report.
     mutating func finish(_ report: Report, _ disposal: Disposal, possibleDuplicate: Bool = false) -> Action {
+        var report = report
+        if let testing = plan.testing, let problem = policyProblem {
+            // MTA-STS testing (RFC 8461 5): delivered as without a policy, and said.
+            report = Report(
+                report.letter,
+                report.text
+                    + Array(
+                        "MTA-STS policy of \(LocalFailure.printable(testing.domain)) (testing) would have refused this: \(problem).\n"
+                            .utf8))
+        }
         var delivery = DeliveryReport(recipientReports: recipientReports, messageReport: report)
         delivery.tls = tls
         delivery.reused = reused

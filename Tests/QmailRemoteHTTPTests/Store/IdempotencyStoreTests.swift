@@ -1,6 +1,7 @@
 // Idempotency keys on both engines: begin / finish / replay / mismatch,
 // abandon, expiry, stale keys, scopes, and two stores racing on one key.
 
+import struct QmailSupport.SHA256
 import Testing
 
 @testable import QmailRemoteHTTP
