@@ -1,5 +1,6 @@
 # qmail-remote-httpd: the HTTP gateway to qmail-remote's delivery core.
-# (OpenSSL, libssl3, is loaded at run time when a delivery uses TLS.)
+# (OpenSSL, libssl3, is loaded at run time when a delivery uses TLS; libcurl4
+# when an MTA-STS policy is fetched.)
 # Build: docker build -t qmail-remote-httpd .
 # Run:   docker run -p 8025:8025 -e QMAIL_REMOTE_HTTPD_TOKENS=change-me \
 #          -v /etc/qmail-remote/control:/var/qmail/control:ro qmail-remote-httpd
@@ -9,7 +10,7 @@ FROM swift:6.3-bookworm AS build
 # them would break this build, so versions are left to the release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev pkg-config \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -23,7 +24,7 @@ RUN swift build -c release --static-swift-stdlib --product qmail-remote-httpd \
 FROM debian:bookworm-slim
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libsqlite3-0 libpq5 ca-certificates \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libcurl4 libsqlite3-0 libpq5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 qmail \
     && useradd --system --uid 10001 --gid qmail --home-dir /var/qmail --shell /usr/sbin/nologin qmail \

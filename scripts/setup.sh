@@ -9,7 +9,7 @@ want=${1:-test}
 export PATH="/opt/swift/usr/bin:$PATH"
 command -v swift >/dev/null || { echo "setup: Swift is not at /opt/swift; install Swift 6.x first" >&2; exit 1; }
 
-packages=(pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev)
+packages=(pkg-config libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev)
 case "$want" in
     build) ;;
     # postgresql: the tests start servers of their own (Tests/e2e/postgres.py);

@@ -48,7 +48,8 @@ struct MTASTSPolicy: Sendable, Equatable {
             let value = Array(Self.trimmed(line[line.index(after: colon)...]))
             switch String(decoding: key, as: UTF8.self) {
             case "version": version = value
-            case "mode": mode = Mode(rawValue: String(decoding: value, as: UTF8.self))
+            case "mode":
+                mode = Mode(rawValue: String(decoding: value, as: UTF8.self))
                 if mode == nil { return nil }
             case "max_age":
                 guard !value.isEmpty, value.count <= 10, value.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }

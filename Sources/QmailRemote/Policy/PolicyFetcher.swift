@@ -45,7 +45,8 @@ struct HTTPSPolicyFetcher: PolicyFetcher {
         guard response.status == 200 else {
             let redirect = (300..<400).contains(response.status)
             return .failure(
-                PolicyFetchFailure(reason: "HTTP status \(response.status)\(redirect ? " (redirects are not followed)" : "")"))
+                PolicyFetchFailure(
+                    reason: "HTTP status \(response.status)\(redirect ? " (redirects are not followed)" : "")"))
         }
         let type = Self.text(&response.content_type).lowercased()
         guard type == "text/plain" || type.hasPrefix("text/plain;") || type.hasPrefix("text/plain ") else {

@@ -104,8 +104,10 @@ final class TLSPlanner {
         case .testing, .none:
             plan.testing = MTASTSTesting(
                 domain: host,
-                problem: allowed ? nil : LocalFailure.printable(String(decoding: server.name, as: UTF8.self))
-                    + " is not one of its MX hosts")
+                problem: allowed
+                    ? nil
+                    : LocalFailure.printable(String(decoding: server.name, as: UTF8.self))
+                        + " is not one of its MX hosts")
         }
         return .plan(plan)
     }

@@ -102,9 +102,15 @@ struct MailExchangers {
     /// order. A failure of one kind never hides a good answer of the other.
     /// Secure (validated lookups only) when every answer that gave addresses was.
     func addresses(of name: [UInt8]) -> ValidatedAnswer<IPAddress> {
-        let v4 = dnssec ? resolver.validatedIPv4Addresses(of: name) : ValidatedAnswer(resolver.ipv4Addresses(of: name), secure: false)
+        let v4 =
+            dnssec
+            ? resolver.validatedIPv4Addresses(of: name)
+            : ValidatedAnswer(resolver.ipv4Addresses(of: name), secure: false)
         guard ipv6 else { return v4 }
-        let v6 = dnssec ? resolver.validatedIPv6Addresses(of: name) : ValidatedAnswer(resolver.ipv6Addresses(of: name), secure: false)
+        let v6 =
+            dnssec
+            ? resolver.validatedIPv6Addresses(of: name)
+            : ValidatedAnswer(resolver.ipv6Addresses(of: name), secure: false)
         var four: [IPAddress] = [], six: [IPAddress] = []
         if case .records(let found) = v4.answer { four = found }
         if case .records(let found) = v6.answer { six = found }
@@ -125,7 +131,10 @@ struct MailExchangers {
 
     private func lookUpMailExchangers(_ host: [UInt8]) -> Result<[Destination], LocalFailure> {
         let records: [MXRecord]
-        let answer = dnssec ? resolver.validatedMailExchangers(of: host) : ValidatedAnswer(resolver.mailExchangers(of: host), secure: false)
+        let answer =
+            dnssec
+            ? resolver.validatedMailExchangers(of: host)
+            : ValidatedAnswer(resolver.mailExchangers(of: host), secure: false)
         switch answer.answer {
         case .records(let found): records = found
         case .noSuchDomain: return .failure(.noSuchHost(host))

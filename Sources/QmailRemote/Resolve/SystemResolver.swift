@@ -112,7 +112,9 @@ struct SystemResolver: Resolver {
         var records: [Record] = []
         for index in 0..<count {
             var rr = ns_rr()
-            guard cresolv_answer(&handle, index, &rr) == 0 else { return ValidatedAnswer(.temporaryFailure, secure: false) }
+            guard cresolv_answer(&handle, index, &rr) == 0 else {
+                return ValidatedAnswer(.temporaryFailure, secure: false)
+            }
             guard rr.type == type, let record = decode(&handle, rr) else { continue }
             records.append(record)
         }
