@@ -372,3 +372,25 @@ def test_a_fetch_loads_libcurl(sts_home, dns, policy_server, mx_server):
                             env=sts_home.environment({"LD_DEBUG": "files"}), capture_output=True, timeout=60)
     assert traced.stdout == ACCEPTED
     assert "libcurl.so.4" in traced.stderr.decode(errors="replace")
+
+
+def test_txt_record_in_several_strings_is_joined(sts_home, dns, policy_server, smtp):
+    policy_server.serve("enforce")
+    server = attacker(smtp)
+    dns(sts_zone(extra={"_mta-sts.sts.test": {"TXT": [["v=STSv1; ", "id=7;"]]}}))
+    assert deliver(sts_home) == NOT_OFFERED
+    server.wait()
+
+
+def test_testing_notes_a_failed_handshake_and_delivers_in_plain_text(sts_home, dns, policy_server, smtp):
+    policy_server.serve("testing")
+    offers_tls = [GREETING, b"250-x\r\n250 STARTTLS\r\n", b"220 go ahead\r\n", ("tls-garbage",)]
+    plain = [GREETING, b"250-x\r\n250 STARTTLS\r\n", OK, OK, b"354 go\r\n", OK]
+    server = smtp(scripts=[offers_tls, plain], host="127.0.0.2", port=25)
+    dns(sts_zone())
+    out = deliver(sts_home)
+    server.settle()
+    server.close()
+    assert out == (b"r\0K127.0.0.2 accepted message.\nRemote host said: 250 ok\n"
+                   b"MTA-STS policy of sts.test (testing) would have refused this: the TLS handshake failed.\n\0")
+    assert server.connections == 2
