@@ -394,3 +394,11 @@ def test_testing_notes_a_failed_handshake_and_delivers_in_plain_text(sts_home, d
     assert out == (b"r\0K127.0.0.2 accepted message.\nRemote host said: 250 ok\n"
                    b"MTA-STS policy of sts.test (testing) would have refused this: the TLS handshake failed.\n\0")
     assert server.connections == 2
+
+
+def test_an_address_literal_asks_for_no_policy(sts_home, dns, smtp):
+    server = attacker(smtp)
+    zone = dns(sts_zone())
+    assert sts_home.run("[127.0.0.2]", "a@b.test", "u@sts.test", message=MESSAGE) == PLAIN
+    server.wait()
+    assert zone.questions == []

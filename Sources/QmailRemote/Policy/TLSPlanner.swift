@@ -38,10 +38,13 @@ final class TLSPlanner {
     }
 
     /// Whether the domain's MTA-STS policy is to be looked up: control/mtasts
-    /// is on, the delivery goes by MX (not a route), in ESMTP mode, and
-    /// tlspolicy leaves room for it (no line, or `may`, `dane`, `dane-only`).
+    /// is on, the delivery goes by MX (not a route, not an address), in ESMTP
+    /// mode, and tlspolicy leaves room for it (no line, or `may`, `dane`,
+    /// `dane-only`).
     static func wantsMTASTS(host: [UInt8], routed: Bool, configuration: Configuration) -> Bool {
-        guard configuration.mtasts, configuration.esmtp, !routed else { return false }
+        guard configuration.mtasts, configuration.esmtp, !routed, IPAddress(literal: host, ipv6: true) == nil else {
+            return false
+        }
         guard let line = configuration.tlsPolicy.line(for: host) else { return true }
         return line.level == .may || line.level.isDANE
     }
