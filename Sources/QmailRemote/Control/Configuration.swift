@@ -116,6 +116,7 @@ public struct Configuration: Sendable {
             if ASCII.containsControl(helohost) {
                 throw ControlError(file: control + "/helohost", reason: "contains a control character")
             }
+            let mtasts = try ControlFile.number(at: control + "/mtasts", fallback: 0) != 0
             var routes = SMTPRoutes()
             if let lines = try ControlFile.lines(at: control + "/smtproutes") {
                 routes = try SMTPRoutes(lines: lines, file: control + "/smtproutes")
@@ -142,8 +143,9 @@ public struct Configuration: Sendable {
                 tlsCiphers: try ControlFile.firstLine(at: control + "/tlsclientciphers").flatMap {
                     $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self)
                 },
-                mtasts: try ControlFile.number(at: control + "/mtasts", fallback: 0) != 0,
-                mtastsCAFile: ControlFile.exists(at: control + "/mtastscafile") ? control + "/mtastscafile" : nil,
+                mtasts: mtasts,
+                mtastsCAFile: mtasts && ControlFile.exists(at: control + "/mtastscafile")
+                    ? control + "/mtastscafile" : nil,
                 mtastsCache: MTASTSCache(directory: home + "/queue/lock/mtasts"))
         } catch {
             throw .control(error)

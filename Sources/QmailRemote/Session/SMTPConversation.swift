@@ -115,6 +115,8 @@ struct SMTPConversation {
     /// The route's login, if any (ESMTP only).
     let credentials: Credentials?
     let opening: Opening
+    /// The TLS plan of a fresh connection (a reused one's is behind it: none).
+    let plan: TLSPlan
     /// After a 250 to the final dot, end with `.keep` instead of QUIT.
     let mayKeep: Bool
 
@@ -151,18 +153,17 @@ struct SMTPConversation {
             extensions = offered
             self.tls = tls
         }
-        if case .fresh(let plan) = opening { policyProblem = plan.testing?.problem }
+        if case .fresh(let plan) = opening {
+            self.plan = plan
+            policyProblem = plan.testing?.problem
+        } else {
+            plan = TLSPlan(level: .none)
+        }
     }
 
     var reused: Bool {
         if case .reused = opening { return true }
         return false
-    }
-
-    /// The TLS plan of a fresh connection (a reused one's is behind it).
-    var plan: TLSPlan {
-        if case .fresh(let plan) = opening { return plan }
-        return TLSPlan(level: .none)
     }
 
     /// The first action.
@@ -235,7 +236,7 @@ struct SMTPConversation {
     /// Ends with `report` as the message report.
     mutating func finish(_ report: Report, _ disposal: Disposal, possibleDuplicate: Bool = false) -> Action {
         var report = report
-        if let testing = plan.testing, let problem = policyProblem {
+        if let problem = policyProblem, let testing = plan.testing {
             // MTA-STS testing (RFC 8461 5): delivered as without a policy, and said.
             report = Report(
                 report.letter,
