@@ -1,16 +1,19 @@
 """An HTTPS server for MTA-STS policies on a test address (port 443), with a
 certificate from a private CA (trustme). It serves `policy` at
 /.well-known/mta-sts.txt as text/plain, or on demand a redirect, an oversized
-body or another content type, and counts the requests it got."""
+body, another content type, or nothing for `hang_seconds`, and counts the
+requests it got."""
 import http.server
 import ssl
 import threading
+import time
 
 
 class PolicyServer:
     def __init__(self, ca, name, host, port=443):
         self.policy = b""
-        self.mode = "policy"          # "policy", "redirect", "huge", "html"
+        self.mode = "policy"          # "policy", "redirect", "huge", "html", "hang"
+        self.hang_seconds = 3
         self.requests = []
         self.lock = threading.Lock()
         server = self
@@ -20,6 +23,8 @@ class PolicyServer:
                 with server.lock:
                     server.requests.append((self.path, self.headers.get("Host")))
                     mode, policy = server.mode, server.policy
+                if mode == "hang":
+                    time.sleep(server.hang_seconds)
                 if mode == "redirect":
                     self.send_response(302)
                     self.send_header("Location", "https://elsewhere.test/.well-known/mta-sts.txt")

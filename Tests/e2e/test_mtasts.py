@@ -402,3 +402,38 @@ def test_an_address_literal_asks_for_no_policy(sts_home, dns, smtp):
     assert sts_home.run("[127.0.0.2]", "a@b.test", "u@sts.test", message=MESSAGE) == PLAIN
     server.wait()
     assert zone.questions == []
+
+
+def test_a_fetch_that_takes_too_long_is_given_up(sts_home, dns, policy_server, smtp):
+    """The fetch has timeoutremote (here 1 s) at most: then no policy."""
+    sts_home.control("timeoutremote", "1\n")
+    policy_server.serve("enforce")
+    policy_server.mode = "hang"
+    attacker(smtp)
+    dns(sts_zone())
+    started = time.monotonic()
+    assert deliver(sts_home) == PLAIN
+    assert time.monotonic() - started < policy_server.hang_seconds
+
+
+def test_a_delivery_killed_while_fetching_leaves_no_lock_behind(sts_home, dns, policy_server, smtp):
+    policy_server.serve("enforce")
+    policy_server.mode = "hang"
+    policy_server.hang_seconds = 30
+    attacker(smtp, many=True)
+    dns(sts_zone())
+    process = subprocess.Popen([str(BINARY), "sts.test", "a@b.test", "u@sts.test"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, env=sts_home.environment())
+    process.stdin.write(MESSAGE)
+    process.stdin.close()
+    for _ in range(200):
+        if policy_server.fetches:
+            break
+        time.sleep(0.02)
+    assert policy_server.fetches == 1, "the first delivery is fetching, holding the domain's lock"
+    process.kill()
+    process.wait()
+    policy_server.serve("enforce")
+    started = time.monotonic()
+    assert deliver(sts_home) == NOT_OFFERED
+    assert time.monotonic() - started < 10 and policy_server.fetches == 2
