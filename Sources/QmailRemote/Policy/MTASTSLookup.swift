@@ -40,6 +40,7 @@ struct MTASTSLookup {
 
     /// The policy for mail to `domain`, nil when it has none.
     func policy(for domain: [UInt8]) -> MTASTSPolicy? {
+        let domain = domain.last == UInt8(ascii: ".") ? Array(domain.dropLast()) : domain
         var record: MTASTSRecord?
         if case .records(let texts) = resolver.textRecords(of: Array("_mta-sts.".utf8) + domain) {
             record = MTASTSRecord.find(in: texts)

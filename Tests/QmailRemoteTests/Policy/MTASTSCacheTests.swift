@@ -162,6 +162,12 @@ func policyText(_ mode: String, maxAge: Int = 100) -> [UInt8] {
         #expect(fetcher.calls == calls + 1)
     }
 
+    @Test func aTrailingDotIsTheSameDomain() {
+        let fetcher = ScriptedFetcher(.success(policyText("enforce")))
+        #expect(lookup(resolver(id: "1"), fetcher, now: 1).policy(for: Array("x.test.".utf8))?.mode == .enforce)
+        #expect(cache.read(domain)?.id == Array("1".utf8))
+    }
+
     @Test func noRecordNoCacheNoFetch() {
         let fetcher = ScriptedFetcher(.success(policyText("enforce")))
         #expect(lookup(resolver(id: nil), fetcher, now: 1).policy(for: domain) == nil)
