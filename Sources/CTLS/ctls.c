@@ -45,6 +45,11 @@
     X(ssl, const char *, SSL_CIPHER_get_name, (const SSL_CIPHER *)) \
     X(ssl, X509 *, SSL_get1_peer_certificate, (const SSL *)) \
     X(ssl, long, SSL_get_verify_result, (const SSL *)) \
+    X(ssl, int, SSL_CTX_dane_enable, (SSL_CTX *)) \
+    X(ssl, int, SSL_dane_enable, (SSL *, const char *)) \
+    X(ssl, unsigned long, SSL_dane_set_flags, (SSL *, unsigned long)) \
+    X(ssl, int, SSL_dane_tlsa_add, (SSL *, uint8_t, uint8_t, uint8_t, const unsigned char *, size_t)) \
+    X(ssl, int, SSL_get0_dane_tlsa, (SSL *, uint8_t *, uint8_t *, uint8_t *, const unsigned char **, size_t *)) \
     X(crypto, int, X509_VERIFY_PARAM_set1_ip_asc, (X509_VERIFY_PARAM *, const char *)) \
     X(crypto, void, X509_free, (X509 *)) \
     X(crypto, const char *, X509_verify_cert_error_string, (long)) \
@@ -85,13 +90,15 @@ static int ready(void) {
 
 struct ctls_connection { SSL *ssl; };
 
-ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, const char *ciphers) {
+ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, const char *ciphers, int dane) {
     if (!ready()) return NULL;
     SSL_CTX *ctx = p_SSL_CTX_new(p_TLS_client_method());
     if (ctx == NULL) return NULL;
     p_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     p_SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    int ok = ca_file ? p_SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : p_SSL_CTX_set_default_verify_paths(ctx);
+    /* DANE-TA(2) and DANE-EE(3) need no CA store: the records are the trust. */
+    int ok = dane ? p_SSL_CTX_dane_enable(ctx) > 0
+        : ca_file ? p_SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : p_SSL_CTX_set_default_verify_paths(ctx);
     if (ok == 1 && client_pem) {
         ok = p_SSL_CTX_use_certificate_chain_file(ctx, client_pem) == 1
           && p_SSL_CTX_use_PrivateKey_file(ctx, client_pem, SSL_FILETYPE_PEM) == 1
@@ -106,13 +113,30 @@ void ctls_context_free(ctls_context *context) {
     if (context && ready()) p_SSL_CTX_free((SSL_CTX *)context);
 }
 
-ctls_connection *ctls_connection_new(ctls_context *context, int fd, const char *sni, const char *name, const char *ip) {
+/* DANE on `ssl`: the base domain as the reference identifier (for
+ * DANE-TA), no name check for DANE-EE, and the usable records. 1 when at
+ * least one record was taken. */
+static int add_tlsa(SSL *ssl, const char *name, const ctls_tlsa *records, int count) {
+    if (name == NULL || p_SSL_dane_enable(ssl, name) <= 0) return 0;
+    (void)p_SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    int usable = 0;
+    for (int i = 0; i < count; i++) {
+        if (p_SSL_dane_tlsa_add(ssl, records[i].usage, records[i].selector, records[i].matching, records[i].data,
+                                records[i].length) > 0)
+            usable++;
+    }
+    return usable > 0;
+}
+
+ctls_connection *ctls_connection_new(ctls_context *context, int fd, const char *sni, const char *name, const char *ip,
+                                     const ctls_tlsa *records, int count) {
     if (!ready()) return NULL;
     SSL *ssl = p_SSL_new((SSL_CTX *)context);
     if (ssl == NULL) return NULL;
     if (p_SSL_set_fd(ssl, fd) != 1
         || (sni && p_SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)sni) != 1)
-        || (name && p_SSL_set1_host(ssl, name) != 1)
+        || (count > 0 && !add_tlsa(ssl, name, records, count))
+        || (count == 0 && name && p_SSL_set1_host(ssl, name) != 1)
         || (ip && p_X509_VERIFY_PARAM_set1_ip_asc(p_SSL_get0_param(ssl), ip) != 1)) {
         p_SSL_free(ssl);
         return NULL;
@@ -180,6 +204,20 @@ int ctls_verified(ctls_connection *connection, const char **reason) {
     long result = p_SSL_get_verify_result(connection->ssl);
     if (result != X509_V_OK) { *reason = p_X509_verify_cert_error_string(result); return 0; }
     return 1;
+}
+
+int ctls_dane_matched(ctls_connection *connection, ctls_tlsa *record) {
+    uint8_t usage = 0, selector = 0, matching = 0;
+    const unsigned char *data = NULL;
+    size_t length = 0;
+    int index = p_SSL_get0_dane_tlsa(connection->ssl, &usage, &selector, &matching, &data, &length);
+    if (index < 0 || data == NULL) return -1;
+    record->usage = usage;
+    record->selector = selector;
+    record->matching = matching;
+    record->data = data;
+    record->length = length;
+    return index;
 }
 
 void ctls_last_error(char *buffer, size_t size) {

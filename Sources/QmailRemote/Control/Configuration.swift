@@ -1,6 +1,6 @@
 // Everything a delivery needs from the installation: the control files of
-// $CONTROLDIR (default $QMAILHOME/control), the tcpto tables under
-// $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
+// $CONTROLDIR (default $QMAILHOME/control), the tcpto tables and the MTA-STS
+// cache under $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
 // at most once a second (the gateway). Callers load it and hand it to
 // RemoteDelivery; what is inside is the core's business.
 
@@ -41,14 +41,26 @@ public struct Configuration: Sendable {
     var dnsServers: [DNSServer]?
     /// control/dkimdomains: nil when there is none (nothing is signed).
     var dkimDomains: DKIMDomains?
+    /// control/mtasts: MTA-STS for MX deliveries (RFC 8461).
+    var mtasts: Bool
+    /// control/mtastscafile: the CAs MTA-STS trusts (policy fetches and MX
+    /// certificates under a policy); nil: the system's store.
+    var mtastsCAFile: String?
+    /// Where fetched MTA-STS policies are kept ($QMAILHOME/queue/lock/mtasts).
+    var mtastsCache: MTASTSCache
 
     init(
         helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
         timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
         dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
         addressPreference: AddressPreference = .any, tlsPolicy: TLSPolicy = TLSPolicy(),
-        clientCertificate: String? = nil, tlsCiphers: String? = nil, dkimDomains: DKIMDomains? = nil
+        clientCertificate: String? = nil, tlsCiphers: String? = nil, dkimDomains: DKIMDomains? = nil,
+        mtasts: Bool = false, mtastsCAFile: String? = nil,
+        mtastsCache: MTASTSCache = MTASTSCache(directory: "/var/qmail/queue/lock/mtasts")
     ) {
+        self.mtasts = mtasts
+        self.mtastsCAFile = mtastsCAFile
+        self.mtastsCache = mtastsCache
         self.tlsPolicy = tlsPolicy
         self.clientCertificate = clientCertificate
         self.tlsCiphers = tlsCiphers
@@ -108,6 +120,7 @@ public struct Configuration: Sendable {
             if ASCII.containsControl(helohost) {
                 throw ControlError(file: control + "/helohost", reason: "contains a control character")
             }
+            let mtasts = try ControlFile.number(at: control + "/mtasts", fallback: 0) != 0
             var routes = SMTPRoutes()
             if let lines = try ControlFile.lines(at: control + "/smtproutes") {
                 routes = try SMTPRoutes(lines: lines, file: control + "/smtproutes")
@@ -135,7 +148,11 @@ public struct Configuration: Sendable {
                     $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self)
                 },
                 dkimDomains: try DKIMDomains.load(
-                    controlDirectory: control, spoolDirectory: environment.temporaryDirectory))
+                    controlDirectory: control, spoolDirectory: environment.temporaryDirectory),
+                mtasts: mtasts,
+                mtastsCAFile: mtasts && ControlFile.exists(at: control + "/mtastscafile")
+                    ? control + "/mtastscafile" : nil,
+                mtastsCache: MTASTSCache(directory: home + "/queue/lock/mtasts"))
         } catch {
             throw .control(error)
         }

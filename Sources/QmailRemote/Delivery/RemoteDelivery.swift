@@ -4,10 +4,15 @@
 // then tries them in order: first a connection kept in the cache
 // (the gateway's), then new connections honouring the tcpto tables and
 // timeoutconnect, each running one SMTP conversation; under TLS "may" a
-// failed handshake is followed by one more connection in plain text. Never
+// failed handshake is followed by one more connection in plain text. Each
+// server's TLS comes from TLSPlanner (tlspolicy, DANE, MTA-STS). Never
 // throws: every failure is a report.
 
 import QmailSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum RemoteDelivery {
     /// Delivers `message` as `qmail-remote host sender recipients...` would.
@@ -20,13 +25,14 @@ public enum RemoteDelivery {
         deliver(
             request, message: message, configuration: configuration,
             resolver: resolver ?? SystemResolver(servers: configuration.dnsServers), connector: SystemConnector(),
-            connections: connections)
+            connections: connections, policyFetcher: HTTPSPolicyFetcher())
     }
 
     static func deliver(
         _ request: DeliveryRequest, message: some MessageSource, configuration: Configuration,
         resolver: any Resolver, connector: some Connector, connections: ConnectionCache?,
-        localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current
+        localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current,
+        policyFetcher: any PolicyFetcher = HTTPSPolicyFetcher(), now: @escaping () -> Int = { Int(time(nil)) }
     ) -> DeliveryReport {
         if let problem = MailboxText.problem(in: request.sender) {
             return DeliveryReport(failure: LocalFailure.unsendableSender(problem).report)
@@ -73,6 +79,7 @@ public enum RemoteDelivery {
         let route = configuration.routes.route(for: request.host)
         let finder = MailExchangers(
             resolver: resolver, ipv6: configuration.esmtp, preference: configuration.addressPreference,
+            dnssec: TLSPlanner.needsDNSSEC(host: request.host, configuration: configuration),
             localAddresses: localAddresses)
         let destinations: DestinationList
         switch finder.destinations(for: request.host, route: route) {
@@ -80,9 +87,19 @@ public enum RemoteDelivery {
         case .failure(let failure): return DeliveryReport(failure: failure.report)
         }
 
+        var mtasts: MTASTSPolicy?
+        if TLSPlanner.wantsMTASTS(host: request.host, routed: destinations.routed, configuration: configuration) {
+            mtasts = MTASTSLookup(
+                resolver: resolver, cache: configuration.mtastsCache, fetcher: policyFetcher,
+                caFile: configuration.mtastsCAFile, timeout: configuration.timeoutRemote,
+                connectTimeout: configuration.timeoutConnect, now: now
+            ).policy(for: request.host)
+        }
+        let planner = TLSPlanner(
+            configuration: configuration, host: request.host, resolver: resolver, mtasts: mtasts)
         let attempt = Attempt(
             request: request, recipients: recipients, configuration: configuration, credentials: route?.credentials,
-            port: destinations.port, connector: connector, connections: connections)
+            port: destinations.port, connector: connector, connections: connections, planner: planner)
         if let report = attempt.reuse(destinations.servers, message: message) { return report }
         return attempt.connect(destinations.servers, message: message)
     }
@@ -97,6 +114,7 @@ private struct Attempt<Network: Connector> {
     let port: UInt16
     let connector: Network
     let connections: ConnectionCache?
+    let planner: TLSPlanner
 
     /// A cached connection to any of the servers, in their order. One that
     /// turns out stale sends the delivery on to new connections, as if the
@@ -104,9 +122,7 @@ private struct Attempt<Network: Connector> {
     func reuse(_ servers: [Destination], message: some MessageSource) -> DeliveryReport? {
         guard let connections, connections.reuseEnabled else { return nil }
         for server in servers {
-            guard
-                case .success(let plan) = TLSPlan.plan(
-                    for: server, host: request.host, port: port, configuration: configuration),
+            guard case .plan(let plan) = planner.verdict(for: server, port: port),
                 let session = connections.take(key(server, plan))
             else { continue }
             var conversation = conversation(
@@ -131,13 +147,18 @@ private struct Attempt<Network: Connector> {
     /// are skipped (tcpto); the first conversation that starts is the report.
     func connect(_ servers: [Destination], message: some MessageSource) -> DeliveryReport {
         let table = configuration.connectTimeouts
+        // Why a server a policy ruled out was skipped: the report if no other delivers.
+        var policyRefusal: LocalFailure?
         servers: for server in servers {
             let verdict = table?.verdict(for: server.address) ?? .unknown
             if verdict == .skip { continue }
             var plan: TLSPlan
-            switch TLSPlan.plan(for: server, host: request.host, port: port, configuration: configuration) {
-            case .success(let planned): plan = planned
-            case .failure(let failure): return DeliveryReport(failure: failure.report)
+            switch planner.verdict(for: server, port: port) {
+            case .plan(let planned): plan = planned
+            case .skip(let refusal):
+                policyRefusal = refusal
+                continue servers
+            case .fail(let failure): return DeliveryReport(failure: failure.report)
             }
             // Twice at most: the second time in plain text, after a failed
             // handshake under "may".
@@ -169,12 +190,15 @@ private struct Attempt<Network: Connector> {
                     return report
                 case .retryInPlainText:
                     plan.level = .none
+                    if plan.testing != nil && plan.testing?.problem == nil {
+                        plan.testing?.problem = "the TLS handshake failed"
+                    }
                 case .stale:
                     preconditionFailure("a new connection is never stale")
                 }
             }
         }
-        return DeliveryReport(failure: LocalFailure.noConnection.report)
+        return DeliveryReport(failure: (policyRefusal ?? LocalFailure.noConnection).report)
     }
 
     private func conversation(

@@ -11,9 +11,10 @@ final class TLSContext: @unchecked Sendable {
     // and it is never changed after init.
     let pointer: OpaquePointer
 
-    /// Throws with the reason when OpenSSL cannot be loaded or a file cannot be used.
-    init(caFile: String?, clientCertificate: String?, ciphers: String?) throws(TLSFailure) {
-        guard let context = ctls_context_new(caFile, clientCertificate, ciphers) else {
+    /// Throws with the reason when OpenSSL cannot be loaded or a file cannot
+    /// be used. `dane`: for connections checked against TLSA records.
+    init(caFile: String?, clientCertificate: String?, ciphers: String?, dane: Bool = false) throws(TLSFailure) {
+        guard let context = ctls_context_new(caFile, clientCertificate, ciphers, dane ? 1 : 0) else {
             throw .failed(TLSLibrary.lastError())
         }
         pointer = context

@@ -61,10 +61,11 @@ public struct DeliveryAnswer: Sendable {
                 let reports = result.report.recipientReports + [result.report.messageReport]
                 let tls: JSONValue =
                     result.report.tls.map {
-                        .object([
-                            ("version", .string($0.version)), ("cipher", .string($0.cipher)),
-                            ("verified", .bool($0.verified)),
-                        ])
+                        .object(
+                            [
+                                ("version", .string($0.version)), ("cipher", .string($0.cipher)),
+                                ("verified", .bool($0.verified)), ("policy", .string($0.policy.rawValue)),
+                            ] + ($0.matchedTLSA.map { [("tlsa", .string($0.presentation))] } ?? []))
                     } ?? .null
                 return .object([
                     ("host", .text(result.host)),

@@ -3,6 +3,7 @@
 // attempt's reports become recipient outcomes, and the delivery state rule.
 
 import QmailRemote
+import QmailSupport
 import Testing
 
 @testable import QmailRemoteHTTP
