@@ -15,8 +15,7 @@ WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --static-swift-stdlib --product qmail-remote-httpd \
-    && swift build -c release --product qmail-remote \
+RUN swift build -c release --static-swift-stdlib \
     && install -D -m 0755 .build/release/qmail-remote-httpd /out/qmail-remote-httpd \
     && install -D -m 0755 .build/release/qmail-remote /out/qmail-remote
 

@@ -21,9 +21,10 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
-        // OpenSSL's headers at build time (libssl-dev); the libraries are
-        // loaded at run time, only when a delivery uses TLS.
-        .target(name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("dl")]),
+        // OpenSSL (libssl-dev): linked statically into qmail-remote, as shared
+        // libraries into the gateway.
+        .target(
+            name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
@@ -50,7 +51,9 @@ let package = Package(
         .executableTarget(
             name: "qmail-remote",
             dependencies: ["QmailRemote", "QmailSupport"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            // It starts once per message: a static executable, without the
+            // dynamic loader's work on every start.
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
         ),
         // Fields -> RFC 5322/MIME bytes; depends on nothing, not even the core.
         .target(name: "MailComposer"),

@@ -1,7 +1,7 @@
-/* CTLS: the TLS client the delivery core needs, on OpenSSL 3 loaded with
- * dlopen on first use, so a delivery without TLS never maps libssl and
- * libcrypto (qmail-remote starts once per message and counts its memory).
- * The API is ours and narrow; OpenSSL's types stay behind it. */
+/* CTLS: the TLS client the delivery core needs, on OpenSSL 3, linked in
+ * (statically into qmail-remote, whose pages for it are mapped only when a
+ * delivery uses TLS). The API is ours and narrow; OpenSSL's types stay
+ * behind it. */
 #ifndef CTLS_H
 #define CTLS_H
 
@@ -15,8 +15,8 @@ typedef struct ctls_connection ctls_connection;
 #define CTLS_TIMED_OUT (-2)
 #define CTLS_CLOSED (-3)
 
-/* NULL when OpenSSL cannot be loaded or a file cannot be used; then
- * ctls_last_error says why. Certificates are checked after the handshake. */
+/* NULL when a file cannot be used; then ctls_last_error says why.
+ * Certificates are checked after the handshake. */
 ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, const char *ciphers);
 void ctls_context_free(ctls_context *context);
 
