@@ -1,6 +1,7 @@
 """The installed binary itself: a static executable (no dynamic loader, no
-shared library, OpenSSL linked in) without Foundation, which would start up
-with it; it is started once per message."""
+shared library, OpenSSL linked in) without Foundation or Swift's concurrency
+runtime and libdispatch, which would start up with it; it is started once per
+message."""
 import struct
 import subprocess
 
@@ -23,9 +24,11 @@ def test_is_a_static_executable():
     assert PT_DYNAMIC not in types, "it has a dynamic section"
 
 
-def test_links_no_foundation():
+def test_links_no_foundation_concurrency_or_dispatch():
     symbols = subprocess.run(["nm", str(BINARY)], capture_output=True, text=True, check=True).stdout
     assert "FoundationEssentials" not in symbols
+    assert "swift_task_create" not in symbols, "Swift's concurrency runtime is linked in"
+    assert "dispatch_async" not in symbols, "libdispatch is linked in"
 
 
 def test_exit_status_is_zero_even_for_nonsense(home):
