@@ -8,6 +8,15 @@
 // CLibPQ: the gateway's store).
 import PackageDescription
 
+// The Swift code on qmail-remote's path gets type metadata from accessors
+// rather than by mangled name: a lookup by name checks a generic type's
+// requirements at run time, and the first check of each conformance in a
+// process scans every conformance record in the binary (1,600 of them, mostly
+// the standard library's). The command starts once per message.
+let startupCode: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])
+]
+
 let package = Package(
     name: "qmail-remote",
     products: [
@@ -31,7 +40,7 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
-        .target(name: "QmailSupport"),
+        .target(name: "QmailSupport", swiftSettings: startupCode),
         .systemLibrary(
             name: "CSQLite",
             path: "Sources/CSQLite",
@@ -46,11 +55,13 @@ let package = Package(
         ),
         .target(
             name: "QmailRemote",
-            dependencies: ["QmailSupport", "CResolv", "CTLS"]
+            dependencies: ["QmailSupport", "CResolv", "CTLS"],
+            swiftSettings: startupCode
         ),
         .executableTarget(
             name: "qmail-remote",
             dependencies: ["QmailRemote", "QmailSupport"],
+            swiftSettings: startupCode,
             // It starts once per message: a static executable, without the
             // dynamic loader's work on every start.
             linkerSettings: [.unsafeFlags(["-static-executable"])]
