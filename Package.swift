@@ -8,11 +8,24 @@
 // CLibPQ: the gateway's store).
 import PackageDescription
 
-// The Swift code on qmail-remote's path gets type metadata from accessors
-// rather than by mangled name: a lookup by name checks a generic type's
-// requirements at run time, and the first check of each conformance in a
-// process scans every conformance record in the binary (1,600 of them, mostly
-// the standard library's). The command starts once per message.
+// qmail-remote starts once per message (qmail-rspawn runs it for every
+// delivery), so it is built for start-up (README, "Building"; bench/cli.sh).
+// It is a static executable, linked by lld with the functions a delivery
+// runs laid out together (startup-order.txt, written by
+// bench/startup-order.sh), so that a run maps few pages.
+let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
+let commandLinking: [LinkerSetting] = [
+    .unsafeFlags([
+        "-static-executable", "-use-ld=lld",
+        "-Xlinker", "--symbol-ordering-file=\(packageDirectory)/Sources/qmail-remote/startup-order.txt",
+        "-Xlinker", "--no-warn-symbol-ordering",
+    ])
+]
+// The Swift code on its path gets type metadata from accessors rather than by
+// mangled name: a lookup by name checks a generic type's requirements at run
+// time, and the first check of each conformance in a process scans every
+// conformance record in the binary (1,600 of them, mostly the standard
+// library's).
 let startupCode: [SwiftSetting] = [
     .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])
 ]
@@ -61,10 +74,9 @@ let package = Package(
         .executableTarget(
             name: "qmail-remote",
             dependencies: ["QmailRemote", "QmailSupport"],
+            exclude: ["startup-order.txt"],
             swiftSettings: startupCode,
-            // It starts once per message: a static executable, without the
-            // dynamic loader's work on every start.
-            linkerSettings: [.unsafeFlags(["-static-executable"])]
+            linkerSettings: commandLinking
         ),
         // Fields -> RFC 5322/MIME bytes; depends on nothing, not even the core.
         .target(name: "MailComposer"),

@@ -15,7 +15,7 @@ case "$want" in
     # postgresql: the tests start servers of their own (Tests/e2e/postgres.py);
     # libemail-mime-perl: the second MIME parser the composer's round-trip tests run.
     test) packages+=(postfix iproute2 util-linux curl postgresql libemail-mime-perl) ;;
-    # valgrind: bench/cli.sh counts instructions.
+    # valgrind: bench/cli.sh counts instructions, bench/startup-order.sh lists functions.
     bench) packages+=(postfix msmtp hyperfine time wrk postgresql valgrind) ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
