@@ -18,10 +18,10 @@ WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
-# One way to link Swift's runtime statically, for both binaries, and both
-# stripped: the image needs no Swift libraries and no symbols.
-RUN swift build -c release --static-swift-stdlib --product qmail-remote-httpd \
-    && swift build -c release --static-swift-stdlib --product qmail-remote \
+# One way to build: Swift's runtime linked statically into both binaries
+# (qmail-remote is a static executable; Package.swift holds its flags), and
+# both stripped: the image needs no Swift libraries and no symbols.
+RUN swift build -c release --static-swift-stdlib \
     && install -D -s -m 0755 .build/release/qmail-remote-httpd /out/qmail-remote-httpd \
     && install -D -s -m 0755 .build/release/qmail-remote /out/qmail-remote
 

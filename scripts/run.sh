@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release --product qmail-remote-httpd
+swift build -c release --static-swift-stdlib --product qmail-remote-httpd
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }

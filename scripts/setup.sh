@@ -18,7 +18,8 @@ case "$want" in
     # opendkim-tools: OpenDKIM's verifier (opendkim-testmsg); openssl: test keys;
     # time: GNU time, for the peak RSS of a signed 50 MB message.
     test) packages+=(postfix iproute2 util-linux curl postgresql libemail-mime-perl opendkim-tools openssl time) ;;
-    bench) packages+=(postfix msmtp hyperfine time wrk postgresql openssl) ;;
+    # valgrind: bench/cli.sh counts instructions, bench/startup-order.sh lists functions.
+    bench) packages+=(postfix msmtp hyperfine time wrk postgresql openssl valgrind) ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

@@ -7,7 +7,6 @@ recorded bytes show that nothing of the message went in plain text. The MX
 hosts listen on port 25 of 127.0.0.x, so these run in their own network
 namespace."""
 import os
-import subprocess
 
 import pytest
 import trustme
@@ -226,35 +225,23 @@ def test_tlsa_servfail_on_one_mx_goes_on_to_the_next(dane_home, dns, servers, ho
 def test_dane_queries_ask_with_the_do_bit(dane_home, dns, servers, hosts):
     servers(hosts["good"])
     zone_server = dns(zone([tlsa(3, 1, 1, hosts["good"].cert)]))
-    traced = deliver_traced(dane_home)
-    assert traced.stdout == ACCEPTED
+    assert deliver(dane_home) == ACCEPTED
     asked = {(name, qtype): do for name, qtype, do in zone_server.dnssec}
     assert asked[("dane.test", "MX")] and asked[(MX, "A")] and asked[(TLSA_NAME, "TLSA")]
-    # The trace that shows nothing loaded below does show OpenSSL when TLS is used.
-    assert "libssl.so.3" in traced.stderr.decode(errors="replace")
 
 
-def test_without_dane_nothing_more_is_asked_or_loaded(home, dns, smtp):
+def test_without_dane_nothing_more_is_asked(home, dns, smtp):
     """A delivery without dane or mtasts: the same questions as before, none
-    with the DO bit, and neither OpenSSL nor libcurl loaded."""
+    with the DO bit."""
     home.control("esmtp", "1\n")
     server = smtp(GREETING, b"250-mx.dane.test\r\n250 PIPELINING\r\n", OK, OK, b"354 go\r\n", OK, host="127.0.0.2",
                   port=25)
     zone_server = dns(zone([]))
-    out = deliver_traced(home)
+    out = deliver(home)
     server.wait()
-    assert out.stdout == b"r\0K127.0.0.2 accepted message.\nRemote host said: 250 ok\n\0"
+    assert out == b"r\0K127.0.0.2 accepted message.\nRemote host said: 250 ok\n\0"
     assert zone_server.questions == [("dane.test", "MX"), (MX, "A"), (MX, "AAAA")]
     assert not any(do for _, _, do in zone_server.dnssec)
-    loaded = out.stderr.decode(errors="replace")
-    assert "libssl" not in loaded and "libcrypto" not in loaded and "libcurl" not in loaded
-
-
-def deliver_traced(home):
-    """Runs the command with the dynamic loader saying what it loads (stderr)."""
-    env = home.environment({"LD_DEBUG": "files"})
-    return subprocess.run([str(BINARY), "dane.test", "a@b.test", "u@dane.test"], input=MESSAGE, env=env,
-                          capture_output=True, timeout=60)
 
 
 def test_gateway_says_dane_and_the_matched_record(dane_home, dns, servers, hosts, gateway):

@@ -271,29 +271,6 @@ def test_a_bad_key_keeps_the_mail_waiting_and_names_file_and_line(home, smtp, ke
 # --- the library only when signing; the spool ------------------------------------
 
 
-def loaded_libraries(home, message, sender="me@example.com"):
-    env = {"LD_DEBUG": "files"}
-    home.run("x.test", sender, "you@x.test", message=message, env=env)
-    return home.stderr.decode()
-
-
-@needs_netns
-def test_libopendkim_is_loaded_only_to_sign(home, smtp, keys):
-    for setup, message, sender, expected in [
-        (None, MESSAGES["7bit"], "me@example.com", False),
-        ("example.com:rsa", HEADER.replace(b"me@example.com", b"me@other.test") + b"\nx\n", "x@other.test", False),
-        ("example.com:rsa", MESSAGES["7bit"], "me@example.com", True),
-    ]:
-        if setup:
-            install(home, keys, line=setup, selectors=("rsa",))
-        server = smtp(*good_conversation())
-        home.route_to(server)
-        stderr = loaded_libraries(home, message, sender)
-        server.wait()
-        assert ("libopendkim.so.11" in stderr) == expected
-        assert ("libcrypto.so.3" in stderr) == expected
-
-
 @needs_netns
 def test_without_libopendkim_the_mail_waits(home, smtp, keys):
     """libopendkim11 missing: /dev/null bind-mounted over it, in a mount namespace of the run's own."""

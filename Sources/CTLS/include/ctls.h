@@ -1,7 +1,7 @@
-/* CTLS: the TLS client the delivery core needs, on OpenSSL 3 loaded with
- * dlopen on first use, so a delivery without TLS never maps libssl and
- * libcrypto (qmail-remote starts once per message and counts its memory).
- * The API is ours and narrow; OpenSSL's types stay behind it. */
+/* CTLS: the TLS client the delivery core needs, on OpenSSL 3, linked in
+ * (statically into qmail-remote, whose pages for it are mapped only when a
+ * delivery uses TLS). The API is ours and narrow; OpenSSL's types stay
+ * behind it. */
 #ifndef CTLS_H
 #define CTLS_H
 
@@ -24,7 +24,7 @@ typedef struct ctls_tlsa {
     size_t length;
 } ctls_tlsa;
 
-/* NULL when OpenSSL cannot be loaded or a file cannot be used; then
+/* NULL when a file cannot be used; then
  * ctls_last_error says why. Certificates are checked after the handshake.
  * `dane`: connections may be authenticated by TLSA records (no CA store is
  * loaded for such a context). */

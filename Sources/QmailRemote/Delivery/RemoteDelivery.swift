@@ -49,17 +49,20 @@ public enum RemoteDelivery {
         guard let dkimDomains = configuration.dkimDomains else {
             return send(
                 request, message: message, recipients: recipients, configuration: configuration, resolver: resolver,
-                connector: connector, connections: connections, localAddresses: localAddresses)
+                connector: connector, connections: connections, localAddresses: localAddresses,
+                policyFetcher: policyFetcher, now: now)
         }
         switch MessageSigning.sign(message, sender: request.sender, domains: dkimDomains) {
         case .unsigned(let unsigned):
             return send(
                 request, message: unsigned, recipients: recipients, configuration: configuration, resolver: resolver,
-                connector: connector, connections: connections, localAddresses: localAddresses)
+                connector: connector, connections: connections, localAddresses: localAddresses,
+                policyFetcher: policyFetcher, now: now)
         case .signed(let signed, let signatures):
             var report = send(
                 request, message: signed, recipients: recipients, configuration: configuration, resolver: resolver,
-                connector: connector, connections: connections, localAddresses: localAddresses)
+                connector: connector, connections: connections, localAddresses: localAddresses,
+                policyFetcher: policyFetcher, now: now)
             report.signatures = signatures
             return report
         case .failed(let failure, let diagnostic):
@@ -74,7 +77,7 @@ public enum RemoteDelivery {
         _ request: DeliveryRequest, message: some MessageSource,
         recipients: [(address: [UInt8], problem: MailboxText.Problem?)], configuration: Configuration,
         resolver: any Resolver, connector: some Connector, connections: ConnectionCache?,
-        localAddresses: @escaping () -> Set<IPAddress>?
+        localAddresses: @escaping () -> Set<IPAddress>?, policyFetcher: any PolicyFetcher, now: @escaping () -> Int
     ) -> DeliveryReport {
         let route = configuration.routes.route(for: request.host)
         let finder = MailExchangers(
