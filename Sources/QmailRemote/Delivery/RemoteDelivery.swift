@@ -1,6 +1,7 @@
 // The delivery core's entry point: one envelope, one message, one
 // configuration in; one DeliveryReport out. Checks the arguments, finds the
-// servers, then tries them in order: first a connection kept in the cache
+// servers (less those the caller's destination filter refuses), then tries
+// them in order: first a connection kept in the cache
 // (the gateway's), then new connections honouring the tcpto tables and
 // timeoutconnect, each running one SMTP conversation; under TLS "may" a
 // failed handshake is followed by one more connection in plain text. Never
@@ -44,10 +45,16 @@ public enum RemoteDelivery {
         let finder = MailExchangers(
             resolver: resolver, ipv6: configuration.esmtp, preference: configuration.addressPreference,
             localAddresses: localAddresses)
-        let destinations: DestinationList
+        var destinations: DestinationList
         switch finder.destinations(for: request.host, route: route) {
         case .success(let found): destinations = found
         case .failure(let failure): return DeliveryReport(failure: failure.report)
+        }
+        if let filter = request.destinationFilter, !destinations.routed {
+            switch filter.apply(to: destinations.servers) {
+            case .success(let kept): destinations.servers = kept
+            case .failure(let failure): return DeliveryReport(failure: failure.report)
+            }
         }
 
         let attempt = Attempt(

@@ -52,6 +52,9 @@ public enum LocalFailure: Error, Sendable, Equatable {
     /// Ours: the caller stopped waiting (a gateway at its drain deadline)
     /// after the final dot went out and before its reply: maybe delivered.
     case stoppedAwaitingFinalReply
+    /// Ours: the caller's destination filter (the gateway's outbound policy)
+    /// refused every address the host led to; no connection was made.
+    case destinationNotAllowed(IPAddress, reason: String)
 
     public var report: Report {
         switch self {
@@ -133,6 +136,11 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(
                 .messageDeferred,
                 "Stopped waiting for the reply to the end of the message; it may have been delivered. Possible duplicate! (#4.4.2)\n"
+            )
+        case .destinationNotAllowed(let ip, let reason):
+            return Report(
+                .messageFailed,
+                "Sorry, \(ip) is \(Self.printable(reason)), and the destination policy does not allow delivery there. (#5.7.1)\n"
             )
         }
     }

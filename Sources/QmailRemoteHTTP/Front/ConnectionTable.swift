@@ -19,6 +19,10 @@ final class ClientConnection: @unchecked Sendable {
     var phase: Phase
     /// The request in progress, for answers written by the deadline sweep.
     var request: RequestContext?
+    /// HTTPS with client certificates: the subject of this connection's
+    /// certificate once verified (looked at on the first request, on the library's thread).
+    var certificateSubject: String?
+    var certificateChecked = false
 
     enum Phase {
         /// Given to the library, which has not started it yet.

@@ -61,8 +61,11 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         endpoint = GatewayEndpoint(
             settings: settings, lifecycle: lifecycle, bodyMemory: bodyMemory, metricsText: metrics.prometheusText)
         service = DeliveryService(
-            pool: WorkerPool(threads: settings.concurrency, capacity: settings.queueLength),
-            environment: environment, lifecycle: lifecycle, telemetry: telemetry, connections: connections)
+            pool: WorkerPool(
+                threads: settings.concurrency, capacity: settings.queueLength, perDestination: settings.destinationLimit
+            ),
+            environment: environment, lifecycle: lifecycle, telemetry: telemetry, connections: connections,
+            destinationPolicy: DestinationPolicy(allowed: settings.allowedDestinations))
         workers = WorkerPool(threads: Self.cpuCount, capacity: nil, stackSize: 512 << 10)
         do {
             listener = try ListeningSocket(
@@ -124,7 +127,8 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         let head = connection.head(target: request.target, method: request.method, version: request.version)
         let (plan, summary) =
             request.targetHadNUL
-            ? Self.refusal(.invalidTarget("the request target contains a NUL byte")) : endpoint.plan(head)
+            ? Self.refusal(.invalidTarget("the request target contains a NUL byte"))
+            : endpoint.plan(head, certificateSubject: client?.certificateSubject)
         request.plan = plan
         request.summary = summary
         switch plan {
@@ -137,7 +141,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         case .answer:
             // Answered once the request is complete, so the connection stays open.
             return table.move(client, to: .body(since: Clock.seconds(), bytes: 0))
-        case .readJSON(let limit), .readRaw(_, let limit):
+        case .readJSON(let limit, _), .readRaw(_, let limit, _):
             guard table.move(client, to: .body(since: Clock.seconds(), bytes: 0)) else { return false }
             request.body = endpoint.makeStore(limit: limit)
             return true
@@ -180,16 +184,16 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
                 switch prepared {
                 case .answer(let response):
                     finish(request, connection, response)
-                case .deliver(let input, let message):
+                case .deliver(let input, let message, let access):
                     do throws(APIError) {
                         try service.start(input, message: message) { [self] results in
-                            let (response, summary) = endpoint.answer(input, results: results)
+                            let (response, summary) = endpoint.answer(input, results: results, access: access)
                             request.summary = summary
                             finish(request, connection, response)
                         }
                     } catch {
                         request.summary.error = error.code
-                        finish(request, connection, error.response)
+                        finish(request, connection, access.carrying(error.response))
                     }
                 }
             }

@@ -3,6 +3,8 @@
 // without tokens), remembers the request's fingerprint, and once answered,
 // the answer to replay byte for byte. The store never sees a token.
 
+import QmailSupport
+
 /// 32 bytes naming whose keys and deliveries these are.
 public struct StoreScope: Sendable, Equatable, Hashable {
     public let bytes: [UInt8]
