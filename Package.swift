@@ -5,7 +5,8 @@
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
 // glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for
-// the gateway's acceptor; CSQLite and CLibPQ: the gateway's store).
+// the gateway's acceptor; CSQLite and CLibPQ: the gateway's store; CGnuTLS:
+// the gateway's HTTPS certificates).
 import PackageDescription
 
 let package = Package(
@@ -44,6 +45,9 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
+        // GnuTLS (libgnutls28-dev, which libmicrohttpd-dev brings): the
+        // gateway's HTTPS certificate swap, client certificates and --probe.
+        .target(name: "CGnuTLS", path: "Sources/CGnuTLS", linkerSettings: [.linkedLibrary("gnutls")]),
         .target(
             name: "QmailRemote",
             dependencies: ["QmailSupport", "CResolv", "CTLS"]
@@ -58,7 +62,7 @@ let package = Package(
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CEpoll", "CSQLite", "CLibPQ",
+                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CEpoll", "CSQLite", "CLibPQ", "CGnuTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

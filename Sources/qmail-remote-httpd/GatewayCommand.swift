@@ -1,7 +1,8 @@
 // The gateway's command line: flags, each with an environment variable for
 // containers (flag > environment > default), the loopback rule for running
-// without tokens, logging, signals, the drain on SIGTERM/SIGINT (a second
-// one stops at once), and --probe for container health checks.
+// without tokens, logging, signals (SIGHUP reloads the HTTPS certificate),
+// the drain on SIGTERM/SIGINT (a second one stops at once), and --probe for
+// container health checks.
 
 import ArgumentParser
 import Logging
@@ -153,8 +154,10 @@ struct GatewayCommand: ParsableCommand {
 
     func run() throws {
         if probe {
-            let address = try listen.map(parseListen) ?? ListenAnnouncement.read() ?? listenAddress()
-            throw ExitCode(HealthProbe.healthy(address) ? 0 : 1)
+            let announced = ListenAnnouncement.read()
+            let address = try listen.map(parseListen) ?? announced?.address ?? listenAddress()
+            let https = try tlsSettings() != nil || (listen == nil && announced?.https == true)
+            throw ExitCode(HealthProbe.healthy(address, https: https) ? 0 : 1)
         }
         let settings = try resolvedSettings()
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
@@ -168,6 +171,7 @@ struct GatewayCommand: ParsableCommand {
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         let gateway: Gateway
@@ -177,7 +181,7 @@ struct GatewayCommand: ParsableCommand {
             logger.critical("cannot start", metadata: ["listen": "\(settings.listen)", "problem": "\(error)"])
             throw ExitCode(1)
         }
-        let announced = ListenAnnouncement.write(settings.listen)
+        let announced = ListenAnnouncement.write(settings.listen, https: settings.tls != nil)
         defer { if announced { ListenAnnouncement.remove(settings.listen) } }
         logger.info(
             "listening",
@@ -193,11 +197,23 @@ struct GatewayCommand: ParsableCommand {
             ])
 
         var received: Int32 = 0
-        sigwait(&signals, &received)
+        while true {
+            sigwait(&signals, &received)
+            guard received == SIGHUP else { break }
+            if let problem = gateway.reloadCertificate() {
+                logger.error("certificate not reloaded", metadata: ["problem": "\(problem)"])
+            } else {
+                logger.info("certificate reloaded", metadata: ["certificate": "\(settings.tls?.certificateFile ?? "")"])
+            }
+        }
         logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        var stopping = sigset_t()
+        sigemptyset(&stopping)
+        sigaddset(&stopping, SIGTERM)
+        sigaddset(&stopping, SIGINT)
         let drained = gateway.drain(interrupted: {
             var zero = timespec(tv_sec: 0, tv_nsec: 0)
-            return sigtimedwait(&signals, nil, &zero) > 0
+            return sigtimedwait(&stopping, nil, &zero) > 0
         })
         if drained.interrupted {
             logger.warning("stopped at once", metadata: ["requests_open": "\(drained.requestsOpen)"])

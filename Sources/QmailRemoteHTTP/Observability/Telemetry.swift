@@ -97,6 +97,11 @@ public final class Telemetry: Sendable {
         logger.error("installation", metadata: ["problem": "\(diagnostic)"])
     }
 
+    /// A client certificate that did not verify against --tls-client-ca (its requests then get 401).
+    func clientCertificateRefused(_ client: String, reason: String) {
+        logger.warning("client certificate refused", metadata: ["client": "\(client)", "problem": "\(reason)"])
+    }
+
     func libraryProblem(_ text: String) {
         logger.warning("libmicrohttpd", metadata: ["problem": "\(text)"])
     }
