@@ -22,6 +22,9 @@ struct GatewayCommand: ParsableCommand {
             Control files as for qmail-remote: QMAILHOME (default /var/qmail), CONTROLDIR,
             QMAILREMOTE_DNS. Tokens may also come from QMAIL_REMOTE_HTTPD_TOKENS (separated by
             commas or white space). Without any token the gateway listens on loopback only.
+            HTTPS with --tls-cert and --tls-key (SIGHUP reloads them). Deliveries never connect
+            to loopback, private or other non-public addresses unless smtproutes routes there
+            or --allow-destinations allows them.
             """)
 
     @Option(

@@ -77,7 +77,8 @@ public struct APIError: Error, Sendable, Equatable {
         401, "unauthorized", "a valid bearer token is required",
         headers: [("WWW-Authenticate", "Bearer")])
     static let clientCertificateRequired = APIError(
-        401, "client_certificate_required", "this gateway takes requests only over TLS with a valid client certificate")
+        401, "client_certificate_required", "this gateway takes requests only over TLS with a valid client certificate",
+        headers: [("WWW-Authenticate", "Bearer")])
     static let notFound = APIError(404, "not_found", "no such path")
     static func methodNotAllowed(_ allow: String) -> APIError {
         APIError(405, "method_not_allowed", "use \(allow)", headers: [("Allow", allow)])

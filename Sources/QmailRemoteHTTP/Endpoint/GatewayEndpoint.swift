@@ -34,7 +34,11 @@ public struct Access: Sendable {
         try policy?.permitDelivery(input)
     }
 
-    func carrying(_ response: HTTPResponse) -> HTTPResponse {
+    /// For POST /v1/messages: each From: address must be among the token's senders.
+    public func permitFrom(_ addresses: [[UInt8]]) throws(APIError) { try policy?.permitFrom(addresses) }
+
+    /// The answer with the rate-limit fields this request's answers carry.
+    public func carrying(_ response: HTTPResponse) -> HTTPResponse {
         var response = response
         response.headers += rateFields
         return response
