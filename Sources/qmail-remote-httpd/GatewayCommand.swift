@@ -297,6 +297,15 @@ struct GatewayCommand: ParsableCommand {
             }
         }
         settings.tokens = tokens
+        if !settings.requiresClientCertificate,
+            let entry = tokens.first(where: {
+                if case .certificateSubject = $0.credential { return true }
+                return false
+            })
+        {
+            throw ValidationError(
+                "--token-file: the entry \(entry.name) names a certificate subject; give --tls-client-ca")
+        }
         if tokens.isEmpty && !address.isLoopback && !settings.requiresClientCertificate {
             throw ValidationError(
                 "no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS (or --tls-client-ca) to listen on \(address)"

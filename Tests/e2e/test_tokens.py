@@ -105,6 +105,7 @@ def test_rate_answers_429_with_its_fields(policed):
     ("t1 rate=fast\n", "line 1: rate=fast is not N/s, N/min, N/h or N/day"),
     ("sha256:1234\n", "line 1: sha256: must be followed by 64 hex digits"),
     ("a-token name=x\nb-token name=x\n", "line 2: the name x is used twice"),
+    ('subject:"CN=app" name=app\n', "the entry app names a certificate subject; give --tls-client-ca"),
 ])
 def test_an_empty_or_unreadable_token_file_stops_the_start(home, gateway, tmp_path, text, message):
     tokens = tmp_path / "tokens"

@@ -144,11 +144,9 @@ public final class GatewayEndpoint: Sendable {
             let decision = rates.take(policy.name, rate)
             access.rateFields = RateLimiter.fields(rate, decision)
             if !decision.allowed {
-                summary.error = APIError.rateLimited([], retryAfter: 0).code
-                return (
-                    .answer(APIError.rateLimited(access.rateFields, retryAfter: decision.resetSeconds).response),
-                    summary
-                )
+                let limited = APIError.rateLimited(access.rateFields, retryAfter: decision.resetSeconds)
+                summary.error = limited.code
+                return (.answer(limited.response), summary)
             }
         }
 

@@ -204,6 +204,7 @@ final class Acceptor: @unchecked Sendable {
             case .plainHTTP:
                 connection.plainHTTP = true
             case .complete:
+                // No head to read under TLS: the library reads it after the handshake.
                 connection.readyHead = RequestHead(method: "-", target: [])
                 waiting[fd] = connection
                 ready.insert(fd)
