@@ -13,7 +13,8 @@ import Glibc
 
 /// A connection libmicrohttpd serves.
 final class ClientConnection: @unchecked Sendable {
-    // @unchecked: `phase` and `request` are read and written under the table's lock only.
+    // @unchecked: `phase` and `request` are read and written under the table's lock only;
+    // `certificateSubject` and `certificateChecked` on libmicrohttpd's thread only.
     let fd: Int32
     let peer: Peer
     var phase: Phase
