@@ -100,6 +100,22 @@ public final class GatewayEndpoint: Sendable {
         throw .unauthorized
     }
 
+    /// Every route that submits mail (POST /v1/deliveries, POST /v1/messages)
+    /// goes through here once `authenticate` named its entry: not while
+    /// draining (503), and one unit of the token's rate (429 with
+    /// Retry-After and the RateLimit fields). The access's `carrying` then
+    /// adds those fields to whatever is answered.
+    public func admitSubmission(_ policy: TokenPolicy?) throws(APIError) -> Access {
+        var access = Access(policy: policy)
+        if lifecycle.isDraining { throw .shuttingDown }
+        if let policy = access.policy, let rate = policy.rate {
+            let decision = rates.take(policy.name, rate)
+            access.rateFields = RateLimiter.fields(rate, decision)
+            if !decision.allowed { throw .rateLimited(access.rateFields, retryAfter: decision.resetSeconds) }
+        }
+        return access
+    }
+
     /// `certificateSubject`: the subject of the connection's client
     /// certificate once verified against --tls-client-ca, else nil.
     public func plan(_ head: RequestHead, certificateSubject: String? = nil) -> (RequestPlan, RequestSummary) {
@@ -139,16 +155,7 @@ public final class GatewayEndpoint: Sendable {
             return refuse(error)
         }
         summary.token = access.tokenName
-        if lifecycle.isDraining { return refuse(.shuttingDown) }
-        if let policy = access.policy, let rate = policy.rate {
-            let decision = rates.take(policy.name, rate)
-            access.rateFields = RateLimiter.fields(rate, decision)
-            if !decision.allowed {
-                let limited = APIError.rateLimited(access.rateFields, retryAfter: decision.resetSeconds)
-                summary.error = limited.code
-                return (.answer(limited.response), summary)
-            }
-        }
+        do { access = try admitSubmission(access.policy) } catch { return refuse(error) }
 
         let mediaType = head.value("Content-Type")?.split(separator: ";").first
             .map { FramingCheck.trimmed(String($0)).lowercased() }
