@@ -1,7 +1,7 @@
 # qmail-remote-httpd: the HTTP gateway to qmail-remote's delivery core.
-# (OpenSSL, libssl3, is loaded at run time when a delivery uses TLS;
-# libopendkim11 when a message is signed; libcurl4 when an MTA-STS policy is
-# fetched.)
+# (OpenSSL is linked into both binaries; libopendkim11 is loaded when a
+# message is signed, libcurl4 when an MTA-STS policy is fetched; HTTPS is
+# libmicrohttpd's GnuTLS, which libmicrohttpd12 brings.)
 # Build: docker build -t qmail-remote-httpd .
 # Run:   docker run -p 8025:8025 -e QMAIL_REMOTE_HTTPD_TOKENS=change-me \
 #          -v /etc/qmail-remote/control:/var/qmail/control:ro qmail-remote-httpd
@@ -54,10 +54,12 @@ USER 10001:10001
 EXPOSE 8025
 STOPSIGNAL SIGTERM
 # --probe finds the address the running gateway announced, whatever
-# --listen it was started with.
+# --listen it was started with, and speaks TLS when the gateway serves HTTPS
+# (QMAIL_REMOTE_HTTPD_TLS_CERT and _TLS_KEY, mounted secrets; SIGHUP reloads them).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
     CMD ["/usr/local/bin/qmail-remote-httpd", "--probe"]
 # Tokens: QMAIL_REMOTE_HTTPD_TOKENS, or a mounted file named by
-# QMAIL_REMOTE_HTTPD_TOKEN_FILE (e.g. a secret at /run/secrets/tokens).
+# QMAIL_REMOTE_HTTPD_TOKEN_FILE (e.g. a secret at /run/secrets/tokens; it may
+# hold sha256: hashes and per-token policies, see the README).
 # Without a token the gateway refuses to listen beyond loopback.
 ENTRYPOINT ["/usr/local/bin/qmail-remote-httpd"]

@@ -6,7 +6,8 @@
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
 // glibc's resolver; CTLS: OpenSSL; CDKIM: libopendkim; CCurl: libcurl for
 // MTA-STS policies; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for the
-// gateway's acceptor; CSQLite and CLibPQ: the gateway's store).
+// gateway's acceptor; CSQLite and CLibPQ: the gateway's store; CGnuTLS: the
+// gateway's HTTPS certificates).
 import PackageDescription
 
 // qmail-remote starts once per message (qmail-rspawn runs it for every
@@ -74,6 +75,9 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
+        // GnuTLS (libgnutls28-dev, which libmicrohttpd-dev brings): the
+        // gateway's HTTPS certificate swap, client certificates and --probe.
+        .target(name: "CGnuTLS", path: "Sources/CGnuTLS", linkerSettings: [.linkedLibrary("gnutls")]),
         .target(
             name: "QmailRemote",
             dependencies: ["QmailSupport", "CResolv", "CTLS", "CDKIM", "CCurl"],
@@ -91,7 +95,7 @@ let package = Package(
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CEpoll", "CSQLite", "CLibPQ",
+                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CEpoll", "CSQLite", "CLibPQ", "CGnuTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -141,6 +141,28 @@ import Glibc
         #expect(pool.submit([blocking, blocking, blocking]))
     }
 
+    @Test func aBusyDestinationWaitsAndOthersGoFirst() {
+        let pool = WorkerPool(threads: 4, capacity: nil, perDestination: 2)
+        let release = Mutex(false)
+        let order = Mutex<[String]>([])
+        func job(_ destination: String) -> WorkerPool.Job {
+            WorkerPool.Job(destination: Array(destination.utf8)) {
+                order.withLock { $0.append(destination) }
+                if destination == "slow" { while !release.withLock({ $0 }) { usleep(1000) } }
+            }
+        }
+        #expect(pool.submit([job("slow"), job("slow"), job("slow"), job("slow"), job("fast"), job("fast")]))
+        while order.withLock({ $0.count }) < 4 { usleep(1000) }
+        usleep(20_000)
+        // Two slow ones run; the others for "slow" wait while "fast" goes by them
+        // (the four run on four threads at once, so in any order).
+        #expect(order.withLock { $0 }.sorted() == ["fast", "fast", "slow", "slow"])
+        #expect(pool.running(for: Array("slow".utf8)) == 2)
+        release.withLock { $0 = true }
+        while order.withLock({ $0.count }) < 6 || pool.running > 0 { usleep(1000) }
+        #expect(order.withLock { $0 }.suffix(2) == ["slow", "slow"])
+    }
+
     @Test func finalDotGateDecidesOnce() {
         let gate = FinalDotGate()
         #expect(gate.commit())

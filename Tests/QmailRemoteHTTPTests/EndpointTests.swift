@@ -11,7 +11,9 @@ import Testing
     let lifecycle = Lifecycle()
 
     func endpoint(tokens: [String] = [], spoolDirectory: String = "/tmp") -> GatewayEndpoint {
-        var settings = GatewaySettings(tokens: tokens, maxMessageBytes: 1000, maxRecipients: 3)
+        var settings = GatewaySettings(
+            tokens: tokens.enumerated().map { TokenPolicy(token: $1, name: "t\($0)") }, maxMessageBytes: 1000,
+            maxRecipients: 3)
         settings.spoolDirectory = spoolDirectory
         settings.spoolThresholdBytes = 100
         return GatewayEndpoint(
@@ -67,7 +69,7 @@ import Testing
 
     @Test func goodFramingIsRead() {
         let length = endpoint().plan(head([("Content-Length", " 12 "), ("Content-Type", "application/json")]))
-        guard case .readJSON(let limit) = length.0 else { Issue.record("not read"); return }
+        guard case .readJSON(let limit, _) = length.0 else { Issue.record("not read"); return }
         #expect(limit == 1000 * 2 + 65_536)
         let chunked = endpoint().plan(head([("Transfer-Encoding", "Chunked"), ("Content-Type", "application/json")]))
         guard case .readJSON = chunked.0 else { Issue.record("not read"); return }
@@ -141,7 +143,7 @@ import Testing
             e.plan(head("POST", "/v1/deliveries?" + query, [("Content-Type", "message/rfc822")]))
         }
         let good = raw("sender=&recipient=u%40x.test&recipient=v%40x.test&host=x.test")
-        guard case .readRaw(let input, let limit) = good.0 else { Issue.record("not read"); return }
+        guard case .readRaw(let input, let limit, _) = good.0 else { Issue.record("not read"); return }
         #expect(input.recipients.count == 2 && input.host == Array("x.test".utf8) && limit == 1000)
         let cases = [
             ("sender=a%0D%0A%40b.test&recipient=u%40x.test", "invalid_sender"),
@@ -175,7 +177,7 @@ import Testing
     func prepared(_ e: GatewayEndpoint, _ plan: RequestPlan, _ body: String) -> (PreparedRequest, RequestSummary) {
         var limit = 0
         switch plan {
-        case .readJSON(let l), .readRaw(_, let l): limit = l
+        case .readJSON(let l, _), .readRaw(_, let l, _): limit = l
         case .answer: break
         }
         let store = e.makeStore(limit: limit)
@@ -186,30 +188,33 @@ import Testing
     @Test func prepareDecodesOrRefuses() {
         let e = endpoint()
         let ok = prepared(
-            e, .readJSON(limit: 3000), #"{"sender":"a@b.test","recipients":["u@x.test"],"message":"hi\n"}"#)
-        guard case .deliver(let input, let message) = ok.0 else { Issue.record("not delivered"); return }
+            e, .readJSON(limit: 3000, access: Access()),
+            #"{"sender":"a@b.test","recipients":["u@x.test"],"message":"hi\n"}"#)
+        guard case .deliver(let input, let message, _) = ok.0 else { Issue.record("not delivered"); return }
         #expect(input.recipients == [Array("u@x.test".utf8)] && message.bytes() == Array("hi\n".utf8))
         #expect(ok.1.sender == "a@b.test" && ok.1.recipientCount == 1)
 
-        let tooLarge = prepared(e, .readJSON(limit: 10), #"{"sender":"a@b.test"}"#)
+        let tooLarge = prepared(e, .readJSON(limit: 10, access: Access()), #"{"sender":"a@b.test"}"#)
         guard case .answer(let response) = tooLarge.0 else { Issue.record("not refused"); return }
         #expect(response.status == 413 && tooLarge.1.error == "message_too_large")
 
         let decodedTooLarge = prepared(
-            e, .readJSON(limit: 3000),
+            e, .readJSON(limit: 3000, access: Access()),
             #"{"sender":"","recipients":["u@x.test"],"message":""# + String(repeating: "x", count: 1001) + "\"}")
         guard case .answer(let large) = decodedTooLarge.0 else { Issue.record("not refused"); return }
         #expect(large.status == 413)
 
-        let bad = prepared(e, .readJSON(limit: 3000), #"{"sender":"","recipients":["nodomain"],"message":"x"}"#)
+        let bad = prepared(
+            e, .readJSON(limit: 3000, access: Access()), #"{"sender":"","recipients":["nodomain"],"message":"x"}"#)
         #expect(bad.1.error == "invalid_recipient")
     }
 
     @Test func rawBodyIsTheMessage() throws {
         let e = endpoint()
         let input = try DeliveryInput(sender: [], recipients: [Array("u@x.test".utf8)], host: nil, maxRecipients: 3)
-        let result = prepared(e, .readRaw(input, limit: 1000), String(repeating: "line\n", count: 100))
-        guard case .deliver(_, let message) = result.0 else { Issue.record("not delivered"); return }
+        let result = prepared(
+            e, .readRaw(input, limit: 1000, access: Access()), String(repeating: "line\n", count: 100))
+        guard case .deliver(_, let message, _) = result.0 else { Issue.record("not delivered"); return }
         #expect(message.isSpooled && message.bytes().count == 500)
         #expect(message.facts.size == 600)
     }
@@ -217,7 +222,7 @@ import Testing
     @Test func unusableSpoolIs503() throws {
         let e = endpoint(spoolDirectory: "/nonexistent/spool")
         let input = try DeliveryInput(sender: [], recipients: [Array("u@x.test".utf8)], host: nil, maxRecipients: 3)
-        let result = prepared(e, .readRaw(input, limit: 1000), String(repeating: "x", count: 500))
+        let result = prepared(e, .readRaw(input, limit: 1000, access: Access()), String(repeating: "x", count: 500))
         guard case .answer(let response) = result.0 else { Issue.record("not refused"); return }
         #expect(response.status == 503 && result.1.error == "spool_failed")
         #expect(response.headers.contains { $0.name == "Retry-After" })

@@ -149,8 +149,11 @@ class Gateway:
     sees its whole conversation, QUIT included, when the answer comes (with
     reuse the QUIT waits for the idle time). test_reuse.py runs with it on."""
 
-    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False):
+    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False,
+                 tls_context=None):
         self.home = home
+        # HTTPS: the ssl.SSLContext requests are made with (the gateway then needs --tls-cert and --tls-key).
+        self.tls_context = tls_context
         if not reuse:
             args = ("--smtp-reuse-idle", "0", *args)
         self.host = host
@@ -176,6 +179,8 @@ class Gateway:
         raise RuntimeError("gateway did not start: " + self.log())
 
     def connection(self, timeout=60):
+        if self.tls_context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls_context)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=60):

@@ -173,7 +173,7 @@ def test_mixed_outcome_by_domain_through_mx(home, smtp, gateway, dns):
     smtp(GREETING, OK, OK, b"550 unknown\r\n", host="127.0.0.3", port=25)
     dns({"good.test": {"MX": [(10, "mx.good.test")]}, "mx.good.test": {"A": ["127.0.0.2"]},
          "bad.test": {"MX": [(10, "mx.bad.test")]}, "mx.bad.test": {"A": ["127.0.0.3"]}})
-    g = gateway()
+    g = gateway("--allow-destinations", "127.0.0.0/8")  # the MX hosts are loopback addresses
     answer = g.deliver({"sender": "a@b.test", "recipients": ["u@good.test", "v@bad.test"], "message": MESSAGE})
     assert answer.status == 207
     assert answer.json["recipients"] == [
@@ -316,11 +316,17 @@ def test_help_lists_flags_and_environment():
                       ("--queue-length", "QUEUE_LENGTH"), ("--drain-timeout", "DRAIN_TIMEOUT"),
                       ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
                       ("--max-active-connections", "MAX_ACTIVE_CONNECTIONS"), ("--header-timeout", "HEADER_TIMEOUT"),
-                      ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY")]:
+                      ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY"),
+                      ("--tls-cert", "TLS_CERT"), ("--tls-key", "TLS_KEY"), ("--tls-client-ca", "TLS_CLIENT_CA"),
+                      ("--allow-destinations", "ALLOW_DESTINATIONS"),
+                      ("--concurrency-per-destination", "CONCURRENCY_PER_DESTINATION")]:
         assert flag in text and "QMAIL_REMOTE_HTTPD_" + env in text
 
 
-@pytest.mark.parametrize("args", [("--listen", "nonsense"), ("--concurrency", "0"), ("--token-file", "/nonexistent")])
+@pytest.mark.parametrize("args", [("--listen", "nonsense"), ("--concurrency", "0"), ("--token-file", "/nonexistent"),
+                                  ("--allow-destinations", "10.0.0.0/33"), ("--tls-cert", "/nonexistent"),
+                                  ("--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"),
+                                  ("--concurrency-per-destination", "0")])
 def test_bad_flags_are_refused(home, gateway, args):
     g = gateway(*args, wait=False)
     assert g.process.wait(10) != 0

@@ -1,7 +1,8 @@
 // The delivery core's entry point: one envelope, one message, one
 // configuration in; one DeliveryReport out. Checks the arguments, signs the
-// message when control/dkimdomains says so (Signing/), finds the servers,
-// then tries them in order: first a connection kept in the cache
+// message when control/dkimdomains says so (Signing/), finds the servers (less
+// those the caller's destination filter refuses), then tries them in order:
+// first a connection kept in the cache
 // (the gateway's), then new connections honouring the tcpto tables and
 // timeoutconnect, each running one SMTP conversation; under TLS "may" a
 // failed handshake is followed by one more connection in plain text. Each
@@ -84,10 +85,16 @@ public enum RemoteDelivery {
             resolver: resolver, ipv6: configuration.esmtp, preference: configuration.addressPreference,
             dnssec: TLSPlanner.needsDNSSEC(host: request.host, configuration: configuration),
             localAddresses: localAddresses)
-        let destinations: DestinationList
+        var destinations: DestinationList
         switch finder.destinations(for: request.host, route: route) {
         case .success(let found): destinations = found
         case .failure(let failure): return DeliveryReport(failure: failure.report)
+        }
+        if let filter = request.destinationFilter, !destinations.routed {
+            switch filter.apply(to: destinations.servers) {
+            case .success(let kept): destinations.servers = kept
+            case .failure(let failure): return DeliveryReport(failure: failure.report)
+            }
         }
 
         var mtasts: MTASTSPolicy?

@@ -66,6 +66,9 @@ public enum LocalFailure: Error, Sendable, Equatable {
     case tlsaLookupFailed([UInt8])
     /// Ours: MTA-STS enforce, and the MX host is not one the policy names.
     case notInMTASTSPolicy([UInt8], domain: [UInt8])
+    /// Ours: the caller's destination filter (the gateway's outbound policy)
+    /// refused every address the host led to; no connection was made.
+    case destinationNotAllowed(IPAddress, reason: String)
 
     public var report: Report {
         switch self {
@@ -179,6 +182,11 @@ public enum LocalFailure: Error, Sendable, Equatable {
             return Report(
                 .messageDeferred,
                 "Sorry, \(Self.printable(name)) is not one of the MX hosts in the MTA-STS policy of \(Self.printable(domain)). (#4.7.5)\n"
+            )
+        case .destinationNotAllowed(let ip, let reason):
+            return Report(
+                .messageFailed,
+                "Sorry, \(ip) is \(Self.printable(reason)), and the destination policy does not allow delivery there. (#5.7.1)\n"
             )
         }
     }

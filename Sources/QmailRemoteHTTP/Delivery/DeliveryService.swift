@@ -27,15 +27,18 @@ public final class DeliveryService: @unchecked Sendable {
     let telemetry: Telemetry
     /// SMTP connections kept between deliveries; nil: a connection per delivery.
     public let connections: ConnectionCache?
+    /// Which addresses deliveries may connect to; nil: any (as the command).
+    let destinationPolicy: DestinationPolicy?
     private let configurations: ConfigurationCache
     private let lock = Lock()
     private var live: [ObjectIdentifier: DeliveryExecution] = [:]
 
     public init(
         pool: WorkerPool, environment: Environment, lifecycle: Lifecycle, telemetry: Telemetry,
-        connections: ConnectionCache? = nil
+        connections: ConnectionCache? = nil, destinationPolicy: DestinationPolicy? = nil
     ) {
         self.pool = pool
+        self.destinationPolicy = destinationPolicy
         self.lifecycle = lifecycle
         self.telemetry = telemetry
         self.connections = connections
@@ -55,7 +58,7 @@ public final class DeliveryService: @unchecked Sendable {
             done(results)
         }
         let jobs = groups.enumerated().map { index, group in
-            WorkerPool.Job(destination: group.host) { [self] in
+            WorkerPool.Job(destination: ASCII.lowercased(group.host)) { [self] in
                 let gate = execution.gates[index]
                 let request = DeliveryRequest(
                     host: group.host, sender: input.sender,
@@ -63,7 +66,7 @@ public final class DeliveryService: @unchecked Sendable {
                     proceed: { [lifecycle] step in
                         if lifecycle.finalDotsStopped { gate.close() }
                         return step == .finalDot ? gate.commit() : !gate.isClosed
-                    })
+                    }, destinationFilter: destinationPolicy?.filter)
                 execution.finished(index, report: self.deliver(request, message, configuration, gate))
             }
         }

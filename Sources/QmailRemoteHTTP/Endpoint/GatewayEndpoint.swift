@@ -1,9 +1,11 @@
 // The gateway's HTTP behaviour without the HTTP library, testable in memory:
 // `screen` refuses a head whose framing, size or target cannot be trusted;
-// `plan` routes, checks the token and refuses what the head alone shows
-// (404/405/401/415/413 from Content-Length, the raw envelope); `prepare`
-// decodes the body; `answer` turns delivery results into the answer. Every
-// refusal comes from APIError. No threads and no sockets here.
+// `plan` routes, checks the token (or client certificate) and its rate, and
+// refuses what the head alone shows (404/405/401/429/415/413 from
+// Content-Length, the raw envelope and what the token may do with it);
+// `prepare` decodes the body and checks the token's policy; `answer` turns
+// delivery results into the answer. Every refusal comes from APIError. No
+// threads and no sockets here.
 
 import QmailRemote
 
@@ -11,22 +13,50 @@ import QmailRemote
 public enum RequestPlan: Sendable {
     case answer(HTTPResponse)
     /// Read a JSON body of at most `limit` bytes.
-    case readJSON(limit: Int)
+    case readJSON(limit: Int, access: Access)
     /// Read a message/rfc822 body of at most `limit` bytes for this envelope.
-    case readRaw(DeliveryInput, limit: Int)
+    case readRaw(DeliveryInput, limit: Int, access: Access)
+}
+
+/// Who sent a request and what its answer must carry for that: the token
+/// file's entry (nil without tokens) and the rate-limit fields.
+public struct Access: Sendable {
+    public var policy: TokenPolicy?
+    public var rateFields: [(name: String, value: String)] = []
+
+    public init(policy: TokenPolicy? = nil) { self.policy = policy }
+
+    public var tokenName: String? { policy?.name }
+
+    /// The envelope checks of the token's policy (sender, hosts, recipients).
+    public func permit(_ input: DeliveryInput) throws(APIError) {
+        try policy?.permitSender(input.sender)
+        try policy?.permitDelivery(input)
+    }
+
+    /// For POST /v1/messages: each From: address must be among the token's senders.
+    public func permitFrom(_ addresses: [[UInt8]]) throws(APIError) { try policy?.permitFrom(addresses) }
+
+    /// The answer with the rate-limit fields this request's answers carry.
+    public func carrying(_ response: HTTPResponse) -> HTTPResponse {
+        var response = response
+        response.headers += rateFields
+        return response
+    }
 }
 
 /// What to do once the body is in.
 public enum PreparedRequest {
     case answer(HTTPResponse)
-    case deliver(DeliveryInput, StoredMessage)
+    case deliver(DeliveryInput, StoredMessage, Access)
 }
 
 public final class GatewayEndpoint: Sendable {
     public let settings: GatewaySettings
     public let lifecycle: Lifecycle
     public let bodyMemory: BodyMemory
-    private let tokens: BearerTokens
+    public let tokens: BearerTokens
+    let rates = RateLimiter()
     private let metricsText: @Sendable () -> String
 
     public init(
@@ -55,11 +85,45 @@ public final class GatewayEndpoint: Sendable {
         return (length, path, query)
     }
 
-    public func plan(_ head: RequestHead) -> (RequestPlan, RequestSummary) {
+    /// Who the request is: the entry of its bearer token, else of its
+    /// verified client certificate's subject; nil without tokens. 401
+    /// without a client certificate when they are required, or without a
+    /// known token.
+    public func authenticate(_ head: RequestHead, certificateSubject: String?) throws(APIError) -> TokenPolicy? {
+        if settings.requiresClientCertificate && certificateSubject == nil { throw .clientCertificateRequired }
+        if tokens.isEmpty { return nil }
+        let authorization = head.value("Authorization")
+        if let entry = tokens.entry(for: authorization) { return entry }
+        if authorization == nil, let certificateSubject, let entry = tokens.entry(forSubject: certificateSubject) {
+            return entry
+        }
+        throw .unauthorized
+    }
+
+    /// Every route that submits mail (POST /v1/deliveries, POST /v1/messages)
+    /// goes through here once `authenticate` named its entry: not while
+    /// draining (503), and one unit of the token's rate (429 with
+    /// Retry-After and the RateLimit fields). The access's `carrying` then
+    /// adds those fields to whatever is answered.
+    public func admitSubmission(_ policy: TokenPolicy?) throws(APIError) -> Access {
+        var access = Access(policy: policy)
+        if lifecycle.isDraining { throw .shuttingDown }
+        if let policy = access.policy, let rate = policy.rate {
+            let decision = rates.take(policy.name, rate)
+            access.rateFields = RateLimiter.fields(rate, decision)
+            if !decision.allowed { throw .rateLimited(access.rateFields, retryAfter: decision.resetSeconds) }
+        }
+        return access
+    }
+
+    /// `certificateSubject`: the subject of the connection's client
+    /// certificate once verified against --tls-client-ca, else nil.
+    public func plan(_ head: RequestHead, certificateSubject: String? = nil) -> (RequestPlan, RequestSummary) {
         var summary = RequestSummary()
+        var access = Access()
         func refuse(_ error: APIError) -> (RequestPlan, RequestSummary) {
             summary.error = error.code
-            return (.answer(error.response), summary)
+            return (.answer(access.carrying(error.response)), summary)
         }
         let screened: (length: Int?, path: String, query: [(key: String, value: [UInt8])])
         do { screened = try screen(head) } catch { return refuse(error) }
@@ -72,7 +136,10 @@ public final class GatewayEndpoint: Sendable {
             return (.answer(.json(200, .object([("status", .string("ok"))]))), summary)
         case "/metrics":
             guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
-            guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
+            do { access.policy = try authenticate(head, certificateSubject: certificateSubject) } catch {
+                return refuse(error)
+            }
+            summary.token = access.tokenName
             return (
                 .answer(
                     HTTPResponse(
@@ -84,8 +151,11 @@ public final class GatewayEndpoint: Sendable {
         default:
             return refuse(.notFound)
         }
-        guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
-        if lifecycle.isDraining { return refuse(.shuttingDown) }
+        do { access.policy = try authenticate(head, certificateSubject: certificateSubject) } catch {
+            return refuse(error)
+        }
+        summary.token = access.tokenName
+        do { access = try admitSubmission(access.policy) } catch { return refuse(error) }
 
         let mediaType = head.value("Content-Type")?.split(separator: ";").first
             .map { FramingCheck.trimmed(String($0)).lowercased() }
@@ -100,7 +170,7 @@ public final class GatewayEndpoint: Sendable {
             if !screened.query.isEmpty {
                 return refuse(.badRequest("invalid_query", "a JSON delivery takes no query parameters"))
             }
-            return (.readJSON(limit: limit), summary)
+            return (.readJSON(limit: limit, access: access), summary)
         }
         do throws(APIError) {
             let envelope = try RawQuery.envelope(screened.query)
@@ -109,7 +179,8 @@ public final class GatewayEndpoint: Sendable {
                 host: envelope.host, maxRecipients: settings.maxRecipients)
             summary.sender = String(decoding: input.sender, as: UTF8.self)
             summary.recipientCount = input.recipients.count
-            return (.readRaw(input, limit: limit), summary)
+            try access.permit(input)
+            return (.readRaw(input, limit: limit, access: access), summary)
         } catch {
             return refuse(error)
         }
@@ -126,11 +197,14 @@ public final class GatewayEndpoint: Sendable {
     /// take a while for a large JSON body; never on the library's thread.
     public func prepare(_ plan: RequestPlan, body: SpooledBytes?) -> (PreparedRequest, RequestSummary) {
         var summary = RequestSummary()
+        var access = Access()
         do throws(APIError) {
             switch plan {
             case .answer(let response):
                 return (.answer(response), summary)
-            case .readJSON:
+            case .readJSON(_, let given):
+                access = given
+                summary.token = access.tokenName
                 guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 guard let stored = body.finish() else { throw .spoolFailed }
@@ -142,30 +216,36 @@ public final class GatewayEndpoint: Sendable {
                 let input = try DeliveryInput(
                     sender: payload.sender, recipients: payload.recipients, recipientCount: payload.recipientCount,
                     host: payload.host, maxRecipients: settings.maxRecipients)
-                return (.deliver(input, payload.message), summary)
-            case .readRaw(let input, _):
+                try access.permit(input)
+                return (.deliver(input, payload.message, access), summary)
+            case .readRaw(let input, _, let given):
+                access = given
+                summary.token = access.tokenName
                 summary.sender = String(decoding: input.sender, as: UTF8.self)
                 summary.recipientCount = input.recipients.count
                 guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 guard let message = body.finish() else { throw .spoolFailed }
-                return (.deliver(input, message), summary)
+                return (.deliver(input, message, access), summary)
             }
         } catch {
             summary.error = error.code
-            return (.answer(error.response), summary)
+            return (.answer(access.carrying(error.response)), summary)
         }
     }
 
     /// The answer to the deliveries' results.
-    public func answer(_ input: DeliveryInput, results: [GroupResult]) -> (HTTPResponse, RequestSummary) {
+    public func answer(
+        _ input: DeliveryInput, results: [GroupResult], access: Access = Access()
+    ) -> (HTTPResponse, RequestSummary) {
         var summary = RequestSummary()
+        summary.token = access.tokenName
         summary.sender = String(decoding: input.sender, as: UTF8.self)
         summary.recipientCount = input.recipients.count
         summary.hosts = results.map { String(decoding: $0.host, as: UTF8.self) }
         let answer = DeliveryAnswer(recipients: input.recipients, results: results)
         summary.outcome = answer.outcome
         summary.recipientOutcomes = answer.recipientOutcomes
-        return (answer.response, summary)
+        return (access.carrying(answer.response), summary)
     }
 }

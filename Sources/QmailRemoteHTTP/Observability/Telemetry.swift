@@ -8,6 +8,8 @@ import QmailRemote
 
 /// What a request log line says beyond method, path, status and duration.
 public struct RequestSummary: Sendable {
+    /// The name of the token (or client certificate) the request came with; never the token.
+    public var token: String?
     public var sender: String?
     public var recipientCount: Int?
     public var hosts: [String] = []
@@ -64,6 +66,12 @@ public final class Telemetry: Sendable {
         ]
         let summary = record.summary
         if record.answeredByLibrary { metadata["answered_by"] = "libmicrohttpd" }
+        if let token = summary.token {
+            metadata["token"] = "\(token)"
+            if let status = record.status {
+                metrics.tokenRequest(token, result: summary.outcome?.rawValue ?? summary.error ?? "status_\(status)")
+            }
+        }
         if let sender = summary.sender { metadata["sender"] = "\(sender)" }
         if let count = summary.recipientCount { metadata["recipients"] = "\(count)" }
         if !summary.hosts.isEmpty { metadata["hosts"] = .array(summary.hosts.map { "\($0)" }) }
@@ -87,6 +95,11 @@ public final class Telemetry: Sendable {
 
     func installationProblem(_ diagnostic: String) {
         logger.error("installation", metadata: ["problem": "\(diagnostic)"])
+    }
+
+    /// A client certificate that did not verify against --tls-client-ca (its requests then get 401).
+    func clientCertificateRefused(_ client: String, reason: String) {
+        logger.warning("client certificate refused", metadata: ["client": "\(client)", "problem": "\(reason)"])
     }
 
     func libraryProblem(_ text: String) {
