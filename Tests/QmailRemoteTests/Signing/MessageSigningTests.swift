@@ -199,8 +199,7 @@ func readAll(_ message: any MessageSource) -> String {
     }
 
     @Test func aReadOnceMessageIsSpooledAndNothingIsLeftBehind() throws {
-        let spool = NSTemporaryDirectory() + "dkim-spool-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let spool = TestKeys.scratchDirectory("spool")
         let table = try domains(["example.com:sel"], keys: [("example.com", "sel", "rsa2048")], spool: spool)
         let body = String(repeating: "a line of the body\n", count: 20000)
         guard case .signed(let signed, _) = sign(BytesMessage(Self.message + body, pieceSize: 65536), table) else {
@@ -258,8 +257,7 @@ func readAll(_ message: any MessageSource) -> String {
                 return count
             }
         }
-        let spool = NSTemporaryDirectory() + "dkim-spool-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let spool = TestKeys.scratchDirectory("spool")
         let table = try domains(["example.com:sel"], keys: [("example.com", "sel", "ed25519")], spool: spool)
         guard case .failed(let failure, nil) = sign(FailingLater(), table) else {
             Issue.record("not failed")
