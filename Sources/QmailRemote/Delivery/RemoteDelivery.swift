@@ -53,7 +53,7 @@ public enum RemoteDelivery {
                 connector: connector, connections: connections, localAddresses: localAddresses,
                 policyFetcher: policyFetcher, now: now)
         }
-        switch MessageSigning.sign(message, sender: request.sender, domains: dkimDomains) {
+        switch MessageSigning.sign(message, sender: request.sender, domains: dkimDomains, now: now()) {
         case .unsigned(let unsigned):
             return send(
                 request, message: unsigned, recipients: recipients, configuration: configuration, resolver: resolver,
