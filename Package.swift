@@ -4,9 +4,9 @@
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
-// glibc's resolver; CTLS: OpenSSL; CDKIM: libopendkim; CCurl: libcurl for
-// MTA-STS policies; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for the
-// gateway's acceptor; CSQLite and CLibPQ: the gateway's store).
+// glibc's resolver; CTLS: OpenSSL, also for MTA-STS policy fetches; CDKIM:
+// libopendkim; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for the gateway's
+// acceptor; CSQLite and CLibPQ: the gateway's store).
 import PackageDescription
 
 // qmail-remote starts once per message (qmail-rspawn runs it for every
@@ -51,9 +51,6 @@ let package = Package(
         // libopendkim's header at build time (libopendkim-dev); the library is
         // loaded at run time, only when a message is signed.
         .target(name: "CDKIM", path: "Sources/CDKIM", linkerSettings: [.linkedLibrary("dl")]),
-        // libcurl's headers at build time (libcurl4-openssl-dev); the library is
-        // loaded at run time, only when an MTA-STS policy must be fetched.
-        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
@@ -76,7 +73,7 @@ let package = Package(
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         .target(
             name: "QmailRemote",
-            dependencies: ["QmailSupport", "CResolv", "CTLS", "CDKIM", "CCurl"],
+            dependencies: ["QmailSupport", "CResolv", "CTLS", "CDKIM"],
             swiftSettings: startupCode
         ),
         .executableTarget(

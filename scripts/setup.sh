@@ -9,8 +9,8 @@ want=${1:-test}
 export PATH="/opt/swift/usr/bin:$PATH"
 command -v swift >/dev/null || { echo "setup: Swift is not at /opt/swift; install Swift 6.x first" >&2; exit 1; }
 
-# libopendkim-dev, libcurl4-openssl-dev: headers only (the libraries are loaded at run time).
-packages=(pkg-config libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libopendkim-dev)
+# libopendkim-dev: headers only (the library is loaded at run time).
+packages=(pkg-config libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev libopendkim-dev)
 case "$want" in
     build) ;;
     # postgresql: the tests start servers of their own (Tests/e2e/postgres.py);

@@ -95,7 +95,7 @@ public enum RemoteDelivery {
             mtasts = MTASTSLookup(
                 resolver: resolver, cache: configuration.mtastsCache, fetcher: policyFetcher,
                 caFile: configuration.mtastsCAFile, timeout: configuration.timeoutRemote,
-                connectTimeout: configuration.timeoutConnect, now: now
+                connectTimeout: configuration.timeoutConnect, preference: configuration.addressPreference, now: now
             ).policy(for: request.host)
         }
         let planner = TLSPlanner(

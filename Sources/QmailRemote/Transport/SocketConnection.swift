@@ -95,6 +95,26 @@ final class SocketConnection: Connection {
         }
     }
 
+    /// From now on reads and writes never wait: one that would throws
+    /// `timedOut` at once, and `waitForInput(until:)` does the waiting, so
+    /// that a whole exchange ends by one deadline however the peer trickles
+    /// its bytes (the MTA-STS policy fetch). False if the socket refused.
+    func stopBlocking() -> Bool {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0
+    }
+
+    /// Waits until input arrives or the peer closes, at most until
+    /// `deadline` (on MonotonicClock). False when the deadline came first.
+    func waitForInput(until deadline: Duration) -> Bool {
+        let left = (deadline - MonotonicClock.now).components
+        let milliseconds = left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000
+        guard milliseconds > 0 else { return false }
+        if case .ready = Self.wait(fd: fd, for: Int16(POLLIN), milliseconds: Int32(clamping: milliseconds)) {
+            return true
+        }
+        return false
+    }
+
     /// SO_RCVTIMEO and SO_SNDTIMEO. A zero timeval would mean "wait
     /// forever": the least is 1 ms.
     private static func setTimeouts(_ fd: Int32, seconds: Int) -> Bool {
