@@ -16,8 +16,8 @@ case "$want" in
     # postgresql: the tests start servers of their own (Tests/e2e/postgres.py);
     # libemail-mime-perl: the second MIME parser the composer's round-trip tests run;
     # opendkim-tools: OpenDKIM's verifier (opendkim-testmsg); openssl: test keys;
-    # time: GNU time, for the peak RSS of a signed 50 MB message.
-    test) packages+=(postfix iproute2 util-linux curl postgresql libemail-mime-perl opendkim-tools openssl time) ;;
+    # time: GNU time, for the peak RSS of a signed 50 MB message; strace: what a delivery opens and connects to.
+    test) packages+=(postfix iproute2 util-linux curl postgresql libemail-mime-perl opendkim-tools openssl time strace) ;;
     # valgrind: bench/cli.sh counts instructions, bench/startup-order.sh lists functions.
     bench) packages+=(postfix msmtp hyperfine time wrk postgresql openssl valgrind) ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
