@@ -151,6 +151,23 @@ def test_enforce_goes_to_the_mx_the_policy_allows(sts_home, dns, policy_server, 
     assert evil.connections == 0 and len(recorder.envelopes) == 1
 
 
+def test_enforce_goes_on_to_the_next_mx_when_a_certificate_fails(sts_home, dns, policy_server, ca):
+    """RFC 8461 5: the host that fails validation gets nothing; the next MX
+    host the policy names is tried, as for a host that cannot be reached."""
+    policy_server.serve("enforce", mx=["*.sts.test"])
+    first, first_recorder = start_tls_server("127.0.0.2", MailHost(trustme.CA(), "mx.sts.test"), True)
+    second, second_recorder = start_tls_server("127.0.0.3", MailHost(ca, "backup.sts.test"), True)
+    try:
+        dns(sts_zone(extra={"sts.test": {"MX": [(10, "mx.sts.test"), (20, "backup.sts.test")]},
+                            "backup.sts.test": {"A": ["127.0.0.3"]}}))
+        assert deliver(sts_home) == ACCEPTED.replace(b"127.0.0.2", b"127.0.0.3")
+        assert first_recorder.envelopes == [] and first_recorder.sni == ["mx.sts.test"]
+        assert len(second_recorder.envelopes) == 1 and second_recorder.envelopes[0][3] is True
+    finally:
+        first.stop()
+        second.stop()
+
+
 def test_testing_delivers_and_says_what_would_have_failed(sts_home, dns, policy_server, smtp):
     policy_server.serve("testing")
     server = attacker(smtp)

@@ -61,6 +61,12 @@ struct SMTPConversation {
         case report(DeliveryReport, Disposal)
         /// The handshake failed under TLS "may": connect again, without TLS.
         case retryInPlainText
+        /// TLS that DANE or an MTA-STS policy in mode enforce requires could
+        /// not be had here (STARTTLS not offered or refused, the handshake
+        /// failed, the certificate failed), before anything of the message:
+        /// like a server that could not be reached, the next one is tried
+        /// (RFC 7672 2.2, RFC 8461 5); this report stands if none delivers.
+        case tlsRefused(DeliveryReport, Disposal)
         /// A reused connection turned out dead or unwilling before anything of
         /// this message was sent: start again on a new connection.
         case stale
@@ -235,6 +241,11 @@ struct SMTPConversation {
 
     /// Ends with `report` as the message report.
     mutating func finish(_ report: Report, _ disposal: Disposal, possibleDuplicate: Bool = false) -> Action {
+        end(.report(deliveryReport(report, possibleDuplicate: possibleDuplicate), disposal))
+    }
+
+    /// `report` as the message report, after the recipients' reports.
+    func deliveryReport(_ report: Report, possibleDuplicate: Bool = false) -> DeliveryReport {
         var report = report
         if let problem = policyProblem, let testing = plan.testing {
             // MTA-STS testing (RFC 8461 5): delivered as without a policy, and said.
@@ -249,7 +260,7 @@ struct SMTPConversation {
         delivery.tls = tls
         delivery.reused = reused
         delivery.possibleDuplicate = possibleDuplicate
-        return end(.report(delivery, disposal))
+        return delivery
     }
 
     mutating func end(_ ending: Ending) -> Action {

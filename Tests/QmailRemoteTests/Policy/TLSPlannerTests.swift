@@ -181,6 +181,59 @@ import Glibc
                 ))
     }
 
+    // MARK: the next MX when the required TLS fails (RFC 7672 2.2, RFC 8461 5)
+
+    @Test func aCertificateMatchingNoTLSARecordSendsTheDeliveryOnToTheNextMX() throws {
+        let connector = FakeConnector()
+        connector.tls = FakeConnector.unverified
+        let first = ScriptedConnection(tls)
+        connector.answer(mx1, .connection(first))
+        connector.answer(mx2, .connection(ScriptedConnection(tls + afterTLS)))
+        let report = deliver(connector, try configuration([":dane"]), resolver())
+        #expect(
+            report.messageReport
+                == Report(.messageAccepted, "192.0.2.20 accepted message.\nRemote host said: 250 yes\n"))
+        #expect(connector.connects == [mx1, mx2])
+        #expect(first.writtenText == "EHLO me.test\r\nSTARTTLS\r\nQUIT\r\n", "nothing of the message to mx1")
+        #expect(connector.secured.map(\.level) == [.dane, .may], "mx2 has no TLSA records: as may")
+    }
+
+    @Test func enforceGoesOnToTheNextMXWhenTLSFailsAndReportsTheLastRefusal() throws {
+        let fetcher = ScriptedFetcher(
+            .success(Array("version: STSv1\nmode: enforce\nmx: *.test\nmax_age: 100\n".utf8)))
+        var connector = FakeConnector()
+        let plain = ScriptedConnection(["220 hi\r\n", "250 x\r\n"])
+        connector.answer(mx1, .connection(plain))
+        connector.answer(mx2, .connection(ScriptedConnection(tls + afterTLS)))
+        var report = deliver(connector, try stsConfiguration(), stsResolver(), fetcher: fetcher)
+        #expect(report.messageReport.letter == .messageAccepted && report.tls?.policy == .mtaSTS)
+        #expect(connector.connects == [mx1, mx2])
+        #expect(plain.writtenText == "EHLO me.test\r\nQUIT\r\n")
+        // Neither host offers STARTTLS: the last refusal is the report.
+        connector = FakeConnector()
+        connector.answer(mx1, .connection(ScriptedConnection(["220 hi\r\n", "250 x\r\n"])))
+        connector.answer(mx2, .connection(ScriptedConnection(["220 hi\r\n", "250 x\r\n"])))
+        report = deliver(connector, try stsConfiguration(), stsResolver(), fetcher: fetcher)
+        #expect(
+            report.messageReport
+                == LocalFailure.startTLSNotOfferedUnderPolicy(mx2, .mtaSTS(Array("x.test".utf8))).report)
+        #expect(connector.connects == [mx1, mx2])
+    }
+
+    @Test func underTlspolicyTheFirstConversationIsStillTheReport() throws {
+        let connector = FakeConnector()
+        connector.tls = FakeConnector.unverified
+        connector.answer(mx1, .connection(ScriptedConnection(tls)))
+        connector.answer(mx2, .connection(ScriptedConnection(tls + afterTLS)))
+        let report = deliver(connector, try configuration(["x.test:verify"]), resolver())
+        #expect(
+            report.messageReport
+                == LocalFailure.certificateNotVerified(
+                    mx1, name: Array("mx1.test".utf8), reason: "self-signed certificate"
+                ).report)
+        #expect(connector.connects == [mx1], "qmail's rule: once connected, that conversation is the report")
+    }
+
     @Test func explicitTlspolicyAndDaneComeFirst() throws {
         let fetcher = ScriptedFetcher(
             .success(Array("version: STSv1\nmode: enforce\nmx: nothing.test\nmax_age: 100\n".utf8)))
