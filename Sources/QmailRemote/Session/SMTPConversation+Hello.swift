@@ -112,8 +112,10 @@ extension SMTPConversation {
     /// and MTA-STS enforce the delivery may go on to the next server; under
     /// tlspolicy this conversation is the report, as any other.
     private mutating func refuse(_ report: Report, _ disposal: Disposal) -> Action {
-        guard plan.source == .dane || plan.source == .mtaSTS else { return finish(report, disposal) }
-        return end(.tlsRefused(deliveryReport(report), disposal))
+        let ended = finish(report, disposal)
+        guard plan.source == .dane || plan.source == .mtaSTS, case .finish(.report(let delivery, let disposal)) = ended
+        else { return ended }
+        return .finish(.tlsRefused(delivery, disposal))
     }
 
     mutating func ehloAfterTLS(_ reply: Reply) -> Action {

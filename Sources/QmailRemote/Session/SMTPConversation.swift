@@ -241,11 +241,6 @@ struct SMTPConversation {
 
     /// Ends with `report` as the message report.
     mutating func finish(_ report: Report, _ disposal: Disposal, possibleDuplicate: Bool = false) -> Action {
-        end(.report(deliveryReport(report, possibleDuplicate: possibleDuplicate), disposal))
-    }
-
-    /// `report` as the message report, after the recipients' reports.
-    func deliveryReport(_ report: Report, possibleDuplicate: Bool = false) -> DeliveryReport {
         var report = report
         if let problem = policyProblem, let testing = plan.testing {
             // MTA-STS testing (RFC 8461 5): delivered as without a policy, and said.
@@ -260,7 +255,7 @@ struct SMTPConversation {
         delivery.tls = tls
         delivery.reused = reused
         delivery.possibleDuplicate = possibleDuplicate
-        return delivery
+        return end(.report(delivery, disposal))
     }
 
     mutating func end(_ ending: Ending) -> Action {
