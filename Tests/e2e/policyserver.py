@@ -6,6 +6,7 @@ oversized body, another content type, nothing for `hang_seconds`, a body cut
 short, one ended without TLS close_notify, or one trickled a byte at a time,
 and counts the requests it got."""
 import http.server
+import socket
 import ssl
 import threading
 import time
@@ -83,7 +84,14 @@ class PolicyServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer((host, port), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+            def server_bind(self):
+                self.socket.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND: any address of fd00::/64
+                super().server_bind()
+
+        self.httpd = Server((host, port), Handler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert(name).configure_cert(context)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)

@@ -285,6 +285,23 @@ def test_a_policy_trickled_past_the_time_limit_is_given_up(sts_home, dns, policy
     assert policy_server.fetches == 1
 
 
+@pytest.mark.parametrize("addresses", [{"AAAA": ["fd00::53"]}, {"A": ["127.0.0.54"], "AAAA": ["fd00::53"]}],
+                         ids=["aaaa-only", "a-refused-then-aaaa"])
+def test_the_policy_host_over_ipv6(sts_home, dns, ca, smtp, addresses):
+    """The policy host's addresses as any mail host's: AAAA too, in
+    addresspreference order, and a refused address leads to the next."""
+    sts_home.control("addresspreference", "ipv4\n")
+    server = PolicyServer(ca, "mta-sts.sts.test", "fd00::53")
+    try:
+        server.serve("enforce")
+        attacker(smtp)
+        dns(sts_zone(extra={"mta-sts.sts.test": addresses}))
+        assert deliver(sts_home) == NOT_OFFERED
+        assert server.requests == [("/.well-known/mta-sts.txt", "mta-sts.sts.test")]
+    finally:
+        server.close()
+
+
 def test_redirect_is_asked_once_and_never_followed(sts_home, dns, policy_server, smtp):
     policy_server.serve("enforce")
     policy_server.mode = "redirect"
