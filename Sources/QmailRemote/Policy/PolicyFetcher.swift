@@ -44,23 +44,27 @@ struct HTTPSPolicyFetcher: PolicyFetcher {
         case .success(let made): context = made
         case .failure(let failure): return fail("the CA store cannot be used: \(failure.reason)")
         }
-        var failure = PolicyFetchFailure(reason: "no address")
+        // Why each address tried gave nothing, in order.
+        var failures: [String] = []
         for address in addresses {
-            // Whole seconds for the connect: it may end up to one past the deadline.
-            let left = Int(((deadline - MonotonicClock.now) + .milliseconds(999)).components.seconds)
-            guard left > 0 else { return fail("timed out") }
+            guard MonotonicClock.now < deadline else {
+                failures.append("the time limit came before \(address) was tried")
+                break
+            }
+            // The connect ends by the fetch's deadline too, whatever is left of it.
             switch SocketConnection.connect(
-                to: address, port: port, connectTimeout: min(max(1, connectTimeout), left), ioTimeout: left)
+                to: address, port: port, connectTimeout: max(1, connectTimeout), ioTimeout: max(1, timeout),
+                deadline: deadline)
             {
             case .success(let socket):
                 return exchange(over: socket, host: host, context: context, deadline: deadline)
             case .failure(.timedOut):
-                failure = PolicyFetchFailure(reason: "connecting to \(address) timed out")
+                failures.append("connecting to \(address) timed out")
             case .failure(.failed(let error)):
-                failure = PolicyFetchFailure(reason: "connecting to \(address) failed: \(Self.describe(error))")
+                failures.append("connecting to \(address) failed: \(Self.describe(error))")
             }
         }
-        return .failure(failure)
+        return fail(failures.isEmpty ? "no address" : failures.joined(separator: "; "))
     }
 
     /// TLS, the request and the answer on a connected socket, which is

@@ -1,8 +1,9 @@
 // HTTPSPolicyFetcher against real sockets on loopback that are not policy
-// servers: no address, a name that is not one, an address that refuses (the
-// next is tried), a server that is not TLS, one that says nothing and one
-// that trickles bytes (the whole fetch still ends by its time limit). The
-// end-to-end tests fetch real policies over real TLS.
+// servers: no address, a name that is not one, an address that refuses or
+// never answers the connect (the next is tried while time is left), a
+// server that is not TLS, one that says nothing and one that trickles bytes
+// (the whole fetch still ends by its time limit). The end-to-end tests
+// fetch real policies over real TLS.
 
 import QmailSupport
 import Synchronization
@@ -52,8 +53,10 @@ final class LoopbackServer: @unchecked Sendable {
             }, Unmanaged.passRetained(work).toOpaque())
     }
 
-    /// Waits for the connection's thread (the client must have gone).
+    /// Waits for the connection's thread (the client must have gone); if
+    /// no client came, the waiting accept is woken to end it.
     func finish() {
+        shutdown(listener, Int32(SHUT_RDWR))
         pthread_join(thread, nil)
         close(listener)
     }
@@ -67,16 +70,52 @@ final class LoopbackServer: @unchecked Sendable {
     }
 }
 
+/// A port on 127.0.0.1 whose connects never complete: its listener's queue
+/// (listen backlog 0) is full with one connection nobody accepts, so the
+/// kernel drops every further SYN, as a host that is down would.
+final class UnansweredPort {
+    let port: UInt16
+    private let listener: Int32
+    private let queued: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let queued = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        self.listener = listener
+        self.queued = queued
+        var done = SocketAddress.with(IPAddress(127, 0, 0, 1), port: 0) { bind(listener, $0, $1) }
+        if done == 0 { done = listen(listener, 0) }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        if done == 0 {
+            done = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+            }
+        }
+        let port = UInt16(bigEndian: address.sin_port)
+        self.port = port
+        if done == 0 { done = SocketAddress.with(IPAddress(127, 0, 0, 1), port: port) { connect(queued, $0, $1) } }
+        try #require(done == 0)
+    }
+
+    deinit {
+        close(queued)
+        close(listener)
+    }
+}
+
 @Suite struct HTTPSPolicyFetcherTests {
     let domain = Array("x.test".utf8)
     let loopback = IPAddress(127, 0, 0, 1)
 
     func fetch(
-        port: UInt16 = 1, _ addresses: [IPAddress], domain: [UInt8]? = nil, timeout: Int = 5
+        port: UInt16 = 1, _ addresses: [IPAddress], domain: [UInt8]? = nil, timeout: Int = 5,
+        connectTimeout: Int? = nil
     ) -> (result: Result<[UInt8], PolicyFetchFailure>, seconds: Double) {
         let started = MonotonicClock.now
         let result = HTTPSPolicyFetcher(port: port).fetch(
-            domain ?? self.domain, addresses: addresses, caFile: nil, timeout: timeout, connectTimeout: timeout)
+            domain ?? self.domain, addresses: addresses, caFile: nil, timeout: timeout,
+            connectTimeout: connectTimeout ?? timeout)
         let taken = (MonotonicClock.now - started).components
         return (result, Double(taken.seconds) + Double(taken.attoseconds) / 1e18)
     }
@@ -111,10 +150,31 @@ final class LoopbackServer: @unchecked Sendable {
     @Test func onlyARefusingAddress() throws {
         let server = try LoopbackServer { _ in }
         let (result, _) = fetch(port: server.port, [IPAddress(127, 0, 0, 2)])
-        // Let the server's thread end: connect once ourselves.
-        _ = SocketConnection.connect(to: loopback, port: server.port, connectTimeout: 1, ioTimeout: 1)
         server.finish()
         #expect(result == failure("connecting to 127.0.0.2 failed: Connection refused"))
+    }
+
+    @Test func aConnectThatHangsEndsAtTheFetchsTimeLimitNotAtTimeoutconnect() throws {
+        let unanswered = try UnansweredPort()
+        // timeoutconnect 5 s, the fetch 1 s: 127.0.0.2 is never reached.
+        let (result, seconds) = fetch(
+            port: unanswered.port, [loopback, IPAddress(127, 0, 0, 2)], timeout: 1, connectTimeout: 5)
+        #expect(
+            result
+                == failure(
+                    "connecting to 127.0.0.1 timed out; the time limit came before 127.0.0.2 was tried"))
+        #expect(seconds >= 0.9 && seconds < 2)
+    }
+
+    @Test func aConnectThatTimesOutLeadsToTheNextAddressWhileTimeIsLeft() throws {
+        let unanswered = try UnansweredPort()
+        // timeoutconnect 1 s of the fetch's 3 s: then 127.0.0.2, which refuses.
+        let (result, seconds) = fetch(
+            port: unanswered.port, [loopback, IPAddress(127, 0, 0, 2)], timeout: 3, connectTimeout: 1)
+        #expect(
+            result
+                == failure("connecting to 127.0.0.1 timed out; connecting to 127.0.0.2 failed: Connection refused"))
+        #expect(seconds >= 0.9 && seconds < 2.5)
     }
 
     @Test func aSilentServerIsGivenUpAtTheTimeLimit() throws {
