@@ -141,7 +141,7 @@ struct PolicyResponseReader {
             return fail(folded ? "a header field is folded" : "a header field is malformed")
         }
         let value = Self.trimmed(line[line.index(after: colon)...])
-        guard value.allSatisfy({ $0 == 9 || ($0 >= 32 && $0 != 127) }) else {
+        guard value.allSatisfy(Self.isFieldByte) else {
             return fail("a header field has control characters")
         }
         guard phase == .fields else { return nil }  // trailer fields are passed over
@@ -167,11 +167,13 @@ struct PolicyResponseReader {
         return nil
     }
 
-    /// "HTTP/1.x", a space, three digits, and a space and a reason or nothing.
+    /// "HTTP/1.x", a space, three digits, and a space and a reason (no
+    /// control characters) or nothing.
     private mutating func statusLine(_ line: ArraySlice<UInt8>) -> Progress? {
         let bytes = Array(line)
         guard bytes.count >= 12, bytes.starts(with: Array("HTTP/1.".utf8)), Self.isDigit(bytes[7]), bytes[8] == 32,
-            bytes[9...11].allSatisfy(Self.isDigit), bytes.count == 12 || bytes[12] == 32
+            bytes[9...11].allSatisfy(Self.isDigit), bytes.count == 12 || bytes[12] == 32,
+            bytes.dropFirst(13).allSatisfy(Self.isFieldByte)
         else { return fail("the status line is malformed") }
         let status = bytes[9...11].reduce(0) { $0 * 10 + Int($1 - 48) }
         switch status {
@@ -222,7 +224,7 @@ struct PolicyResponseReader {
         let digits = line.prefix(while: Self.isHexDigit)
         let rest = Self.trimmed(line[digits.endIndex...])
         guard !digits.isEmpty, rest.isEmpty || rest.first == UInt8(ascii: ";"),
-            rest.allSatisfy({ $0 == 9 || ($0 >= 32 && $0 != 127) })
+            rest.allSatisfy(Self.isFieldByte)
         else { return fail("a chunk size is malformed") }
         let size = digits.reduce(0) { min($0 * 16 + Self.hexValue($1), Self.bodyLimit + 1) }
         guard body.count + size <= Self.bodyLimit else {
@@ -249,6 +251,9 @@ struct PolicyResponseReader {
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
+
+    /// What a field value or a reason phrase may hold: HTAB, SP, VCHAR and obs-text.
+    private static func isFieldByte(_ byte: UInt8) -> Bool { byte == 9 || (byte >= 32 && byte != 127) }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
         isDigit(byte) || (byte >= 65 && byte <= 70) || (byte >= 97 && byte <= 102)

@@ -84,6 +84,10 @@ import Testing
                 == body("ab"))
         #expect(read(head(status: "HTTP/1.1 200") + "ab") == body("ab"), "no reason phrase")
         #expect(read(head(status: "HTTP/1.1 200 ") + "ab") == body("ab"), "an empty reason phrase")
+        #expect(read(head(status: "HTTP/1.1 200 Tr\u{e8}s\tbien") + "ab") == body("ab"), "obs-text and HTAB")
+        #expect(
+            read(head("Content-Type: text/plain\r\nTransfer-Encoding: CHUNKED\r\n") + "2\r\nab\r\n0\r\n\r\n")
+                == body("ab"))
         #expect(
             read(head("Content-Length: 2\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n") + "ab") == body("ab"))
         #expect(read(head("Content-Type: text/plain\r\nContent-Length: 0\r\n")) == body(""))
@@ -111,6 +115,7 @@ import Testing
         for line in [
             "", "HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK", "HTTP/1.1 200OK", "http/1.1 200 OK",
             "ICY 200 OK", "HTTP/1.1  200 OK", "HTTP/1.x 200 OK", "HTTP/11 200 OK", " HTTP/1.1 200 OK", "<html>",
+            "HTTP/1.1 200 O\u{0}K", "HTTP/1.1 200 OK\r", "HTTP/1.1 200 \u{1b}[2J", "HTTP/1.1 200 OK\u{7f}",
         ] {
             #expect(
                 read(line + "\r\nContent-Type: text/plain\r\n\r\nab") == failure("the status line is malformed"),
