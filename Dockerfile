@@ -1,7 +1,7 @@
 # qmail-remote-httpd: the HTTP gateway to qmail-remote's delivery core.
-# (OpenSSL is linked into both binaries: TLS and DKIM signing; libcurl4 is
-# loaded when an MTA-STS policy is fetched; HTTPS is libmicrohttpd's GnuTLS,
-# which libmicrohttpd12 brings.)
+# (OpenSSL is linked into both binaries: TLS, DKIM signing and MTA-STS
+# policy fetches; HTTPS is libmicrohttpd's GnuTLS, which libmicrohttpd12
+# brings.)
 # Build: docker build -t qmail-remote-httpd .
 # Run:   docker run -p 8025:8025 -e QMAIL_REMOTE_HTTPD_TOKENS=change-me \
 #          -v /etc/qmail-remote/control:/var/qmail/control:ro qmail-remote-httpd
@@ -12,7 +12,7 @@ FROM swift:6.3-bookworm AS build
 # them would break this build, so versions are left to the release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev pkg-config binutils \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev pkg-config binutils \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -31,7 +31,7 @@ FROM debian:bookworm-slim
 # service user's. tcpto holds 64 records of 16 bytes, tcpto6 64 of 32.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libcurl4 libsqlite3-0 libpq5 ca-certificates \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libsqlite3-0 libpq5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 qmail \
     && useradd --system --uid 10001 --gid qmail --home-dir /var/qmail --shell /usr/sbin/nologin qmail \
