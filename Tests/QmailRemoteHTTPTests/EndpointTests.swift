@@ -67,7 +67,7 @@ import Testing
 
     @Test func goodFramingIsRead() {
         let length = endpoint().plan(head([("Content-Length", " 12 "), ("Content-Type", "application/json")]))
-        guard case .readJSON(let limit) = length.0 else { Issue.record("not read"); return }
+        guard case .readJSON(let limit, _) = length.0 else { Issue.record("not read"); return }
         #expect(limit == 1000 * 2 + 65_536)
         let chunked = endpoint().plan(head([("Transfer-Encoding", "Chunked"), ("Content-Type", "application/json")]))
         guard case .readJSON = chunked.0 else { Issue.record("not read"); return }
@@ -141,7 +141,7 @@ import Testing
             e.plan(head("POST", "/v1/deliveries?" + query, [("Content-Type", "message/rfc822")]))
         }
         let good = raw("sender=&recipient=u%40x.test&recipient=v%40x.test&host=x.test")
-        guard case .readRaw(let input, let limit) = good.0 else { Issue.record("not read"); return }
+        guard case .readRaw(let input, let limit, _) = good.0 else { Issue.record("not read"); return }
         #expect(input.recipients.count == 2 && input.host == Array("x.test".utf8) && limit == 1000)
         let cases = [
             ("sender=a%0D%0A%40b.test&recipient=u%40x.test", "invalid_sender"),
@@ -175,8 +175,8 @@ import Testing
     func prepared(_ e: GatewayEndpoint, _ plan: RequestPlan, _ body: String) -> (PreparedRequest, RequestSummary) {
         var limit = 0
         switch plan {
-        case .readJSON(let l), .readRaw(_, let l): limit = l
-        case .answer: break
+        case .readJSON(let l, _), .readRaw(_, let l, _): limit = l
+        case .answer, .lookUpDelivery: break
         }
         let store = e.makeStore(limit: limit)
         store.append(Array(body.utf8))
@@ -186,30 +186,31 @@ import Testing
     @Test func prepareDecodesOrRefuses() {
         let e = endpoint()
         let ok = prepared(
-            e, .readJSON(limit: 3000), #"{"sender":"a@b.test","recipients":["u@x.test"],"message":"hi\n"}"#)
-        guard case .deliver(let input, let message) = ok.0 else { Issue.record("not delivered"); return }
+            e, .readJSON(limit: 3000, .immediate), #"{"sender":"a@b.test","recipients":["u@x.test"],"message":"hi\n"}"#)
+        guard case .deliver(let input, let message, _) = ok.0 else { Issue.record("not delivered"); return }
         #expect(input.recipients == [Array("u@x.test".utf8)] && message.bytes() == Array("hi\n".utf8))
         #expect(ok.1.sender == "a@b.test" && ok.1.recipientCount == 1)
 
-        let tooLarge = prepared(e, .readJSON(limit: 10), #"{"sender":"a@b.test"}"#)
+        let tooLarge = prepared(e, .readJSON(limit: 10, .immediate), #"{"sender":"a@b.test"}"#)
         guard case .answer(let response) = tooLarge.0 else { Issue.record("not refused"); return }
         #expect(response.status == 413 && tooLarge.1.error == "message_too_large")
 
         let decodedTooLarge = prepared(
-            e, .readJSON(limit: 3000),
+            e, .readJSON(limit: 3000, .immediate),
             #"{"sender":"","recipients":["u@x.test"],"message":""# + String(repeating: "x", count: 1001) + "\"}")
         guard case .answer(let large) = decodedTooLarge.0 else { Issue.record("not refused"); return }
         #expect(large.status == 413)
 
-        let bad = prepared(e, .readJSON(limit: 3000), #"{"sender":"","recipients":["nodomain"],"message":"x"}"#)
+        let bad = prepared(
+            e, .readJSON(limit: 3000, .immediate), #"{"sender":"","recipients":["nodomain"],"message":"x"}"#)
         #expect(bad.1.error == "invalid_recipient")
     }
 
     @Test func rawBodyIsTheMessage() throws {
         let e = endpoint()
         let input = try DeliveryInput(sender: [], recipients: [Array("u@x.test".utf8)], host: nil, maxRecipients: 3)
-        let result = prepared(e, .readRaw(input, limit: 1000), String(repeating: "line\n", count: 100))
-        guard case .deliver(_, let message) = result.0 else { Issue.record("not delivered"); return }
+        let result = prepared(e, .readRaw(input, limit: 1000, .immediate), String(repeating: "line\n", count: 100))
+        guard case .deliver(_, let message, _) = result.0 else { Issue.record("not delivered"); return }
         #expect(message.isSpooled && message.bytes().count == 500)
         #expect(message.facts.size == 600)
     }
@@ -217,7 +218,7 @@ import Testing
     @Test func unusableSpoolIs503() throws {
         let e = endpoint(spoolDirectory: "/nonexistent/spool")
         let input = try DeliveryInput(sender: [], recipients: [Array("u@x.test".utf8)], host: nil, maxRecipients: 3)
-        let result = prepared(e, .readRaw(input, limit: 1000), String(repeating: "x", count: 500))
+        let result = prepared(e, .readRaw(input, limit: 1000, .immediate), String(repeating: "x", count: 500))
         guard case .answer(let response) = result.0 else { Issue.record("not refused"); return }
         #expect(response.status == 503 && result.1.error == "spool_failed")
         #expect(response.headers.contains { $0.name == "Retry-After" })
@@ -257,5 +258,94 @@ import Testing
             #expect(wire.hasPrefix("HTTP/1.1 \(error.status) "))
             #expect(wire.hasSuffix("\r\nConnection: close\r\nX-Request-Id: 0123456789abcdef\r\n\r\n" + body))
         }
+    }
+}
+
+// The queue's routes and headers in memory: GET /v1/deliveries/{id} is looked
+// up (with the token's scope) off the library's thread; POST carries the
+// Idempotency-Key and Prefer into the body's plan, a bad key refused first.
+@Suite struct QueueEndpointTests {
+    func endpoint(tokens: [String] = []) -> GatewayEndpoint {
+        GatewayEndpoint(
+            settings: GatewaySettings(tokens: tokens), lifecycle: Lifecycle(), bodyMemory: BodyMemory(limit: 1 << 20),
+            metricsText: { "" })
+    }
+
+    func head(_ method: String, _ target: String, _ headers: [(String, String)] = []) -> RequestHead {
+        RequestHead(
+            method: method, target: Array(target.utf8),
+            headers: [(name: "Host", value: "gateway.test")] + headers.map { (name: $0.0, value: $0.1) })
+    }
+
+    func refusal(_ plan: (RequestPlan, RequestSummary)) -> (Int, String?)? {
+        guard case .answer(let response) = plan.0 else { return nil }
+        return (response.status, plan.1.error)
+    }
+
+    @Test func statusIsLookedUpWithTheTokensScope() {
+        let id = "0123456789abcdef0123456789abcdef"
+        let e = endpoint(tokens: ["secret"])
+        let plan = e.plan(head("GET", "/v1/deliveries/" + id, [("Authorization", "Bearer secret")]))
+        guard case .lookUpDelivery(let found, let scope) = plan.0 else { Issue.record("not looked up"); return }
+        #expect(found == id && scope == StoreScope(token: Array("secret".utf8)))
+        guard case .lookUpDelivery(_, let anonymous) = endpoint().plan(head("HEAD", "/v1/deliveries/" + id)).0 else {
+            Issue.record("HEAD not looked up"); return
+        }
+        #expect(anonymous == .anonymous)
+        #expect(refusal(e.plan(head("GET", "/v1/deliveries/" + id)))! == (401, "unauthorized"))
+        #expect(refusal(e.plan(head("POST", "/v1/deliveries/" + id)))! == (405, "method_not_allowed"))
+        #expect(refusal(e.plan(head("DELETE", "/v1/deliveries/" + id)))! == (405, "method_not_allowed"))
+        for bad in ["", "a/b", "..", "x%2Fy", String(repeating: "a", count: 65), "a.b"] {
+            #expect(refusal(e.plan(head("GET", "/v1/deliveries/" + bad)))?.0 == 404, "\(bad)")
+        }
+    }
+
+    @Test func optionsTravelWithTheBodysPlan() {
+        let e = endpoint(tokens: ["secret"])
+        let json = e.plan(
+            head(
+                "POST", "/v1/deliveries",
+                [
+                    ("Content-Type", "application/json"), ("Authorization", "Bearer secret"), ("Idempotency-Key", "k1"),
+                    ("Prefer", "respond-async"),
+                ]))
+        guard case .readJSON(_, let options) = json.0 else { Issue.record("not read"); return }
+        #expect(
+            options
+                == DeliveryOptions(
+                    idempotencyKey: "k1", respondAsync: true, scope: StoreScope(token: Array("secret".utf8))))
+        let raw = e.plan(
+            head(
+                "POST", "/v1/deliveries?sender=&recipient=u%40x.test",
+                [("Content-Type", "message/rfc822"), ("Authorization", "Bearer secret")]))
+        guard case .readRaw(_, _, let plain) = raw.0 else { Issue.record("not read"); return }
+        #expect(plain == .immediate)
+    }
+
+    @Test func aBadKeyIsRefusedBeforeTheBodyButAfterTheToken() {
+        let e = endpoint(tokens: ["secret"])
+        let bad = [("Content-Type", "application/json"), ("Idempotency-Key", "")]
+        #expect(refusal(e.plan(head("POST", "/v1/deliveries", bad)))! == (401, "unauthorized"))
+        #expect(
+            refusal(e.plan(head("POST", "/v1/deliveries", bad + [("Authorization", "Bearer secret")])))!
+                == (400, "invalid_idempotency_key"))
+    }
+
+    @Test func theQueuesRefusalsAreInTheCatalogue() {
+        let errors: [(APIError, Int, String)] = [
+            (.invalidIdempotencyKey("x"), 400, "invalid_idempotency_key"),
+            (.idempotencyKeyReused, 422, "idempotency_key_reused"),
+            (.requestInProgress, 409, "request_in_progress"),
+            (.storeUnavailable(.unavailable("down")), 503, "store_unavailable"),
+            (.deliveryNotFound, 404, "not_found"),
+        ]
+        for (error, status, code) in errors {
+            #expect(error.status == status && error.code == code)
+            #expect(error.response.body.starts(with: Array(#"{"error":{"code":"\#(code)""#.utf8)))
+        }
+        #expect(APIError.requestInProgress.headers.contains { $0.name == "Retry-After" })
+        #expect(APIError.storeUnavailable(.diskFull("x")).headers.contains { $0.name == "Retry-After" })
+        #expect(APIError.storeUnavailable(.diskFull("/secret/path")).message.contains("disk_full"))
+        #expect(!APIError.storeUnavailable(.diskFull("/secret/path")).message.contains("/secret"))
     }
 }

@@ -147,14 +147,19 @@ class Gateway:
 
     SMTP connection reuse is off unless `reuse`: a test of one delivery then
     sees its whole conversation, QUIT included, when the answer comes (with
-    reuse the QUIT waits for the idle time). test_reuse.py runs with it on."""
+    reuse the QUIT waits for the idle time). test_reuse.py runs with it on.
 
-    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False):
+    The store is a SQLite file of this gateway's own in the qmail home unless
+    `store` names one (a restart, replicas on PostgreSQL)."""
+
+    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False, store=None):
         self.home = home
         if not reuse:
             args = ("--smtp-reuse-idle", "0", *args)
         self.host = host
         self.port = port or free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.store = store or f"sqlite:{home.path}/state-{self.port}.db"
+        args = ("--store", self.store, *args)
         listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
         environment = home.environment(env)
         self.log_path = home.path / f"httpd-{self.port}.log"

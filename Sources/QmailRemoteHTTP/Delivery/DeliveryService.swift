@@ -94,13 +94,30 @@ public final class DeliveryService: @unchecked Sendable {
         if gate.isClosed || (lifecycle.finalDotsStopped && gate.close()) {
             return DeliveryReport(failure: LocalFailure.stoppedBeforeFinalDot.report)
         }
+        return run(request, message.reader(), configuration)
+    }
+
+    /// One queued attempt, on the calling thread (a thread of this pool, where
+    /// the queue submitted it): the same control files, connections and
+    /// metrics as a request's deliveries. The request's `proceed` decides the
+    /// final dot (the queue marks it in the store first).
+    func deliverQueued(_ request: DeliveryRequest, message: any MessageSource) -> DeliveryReport {
+        let (configuration, fresh) = configurations.current()
+        if fresh, case .failure(let error) = configuration { telemetry.installationProblem(error.diagnostic) }
+        return run(request, message, configuration)
+    }
+
+    private func run(
+        _ request: DeliveryRequest, _ message: any MessageSource,
+        _ configuration: Result<Configuration, Configuration.LoadError>
+    ) -> DeliveryReport {
         telemetry.deliveryStarted()
         let started = Clock.seconds()
         let report: DeliveryReport
         switch configuration {
         case .success(let configuration):
             report = RemoteDelivery.deliver(
-                request, message: message.reader(), configuration: configuration, connections: connections)
+                request, message: message, configuration: configuration, connections: connections)
         case .failure(let error):
             report = DeliveryReport(failure: error.failure.report)
         }

@@ -11,10 +11,7 @@ public struct BearerTokens: Sendable {
 
     public func admit(_ authorization: String?) -> Bool {
         if tokens.isEmpty { return true }
-        guard let authorization else { return false }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-        let offered = Array(parts[1].utf8)
+        guard let offered = Self.offered(in: authorization) else { return false }
         var match = false
         for expected in tokens {
             var difference = UInt8(expected.count == offered.count ? 0 : 1)
@@ -24,5 +21,13 @@ public struct BearerTokens: Sendable {
             match = match || difference == 0
         }
         return match
+    }
+
+    /// The token in `Authorization: Bearer <token>`, whether configured or not.
+    public static func offered(in authorization: String?) -> [UInt8]? {
+        guard let authorization else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return Array(parts[1].utf8)
     }
 }

@@ -1,9 +1,10 @@
 // The gateway's HTTP behaviour without the HTTP library, testable in memory:
 // `screen` refuses a head whose framing, size or target cannot be trusted;
 // `plan` routes, checks the token and refuses what the head alone shows
-// (404/405/401/415/413 from Content-Length, the raw envelope); `prepare`
-// decodes the body; `answer` turns delivery results into the answer. Every
-// refusal comes from APIError. No threads and no sockets here.
+// (404/405/401/415/413 from Content-Length, the raw envelope, the
+// Idempotency-Key); `prepare` decodes the body; `answer` turns delivery
+// results into the answer. Every refusal comes from APIError. No threads,
+// no sockets and no store here.
 
 import QmailRemote
 
@@ -11,15 +12,18 @@ import QmailRemote
 public enum RequestPlan: Sendable {
     case answer(HTTPResponse)
     /// Read a JSON body of at most `limit` bytes.
-    case readJSON(limit: Int)
+    case readJSON(limit: Int, DeliveryOptions)
     /// Read a message/rfc822 body of at most `limit` bytes for this envelope.
-    case readRaw(DeliveryInput, limit: Int)
+    case readRaw(DeliveryInput, limit: Int, DeliveryOptions)
+    /// Answer with a queued delivery's status, read from the store (off the library's thread).
+    case lookUpDelivery(id: String, scope: StoreScope)
 }
 
-/// What to do once the body is in.
+/// What to do once the body is in: every route that delivers ends in
+/// `.deliver`, where idempotency and queuing are applied alike.
 public enum PreparedRequest {
     case answer(HTTPResponse)
-    case deliver(DeliveryInput, StoredMessage)
+    case deliver(DeliveryInput, StoredMessage, DeliveryOptions)
 }
 
 public final class GatewayEndpoint: Sendable {
@@ -81,6 +85,15 @@ public final class GatewayEndpoint: Sendable {
             )
         case "/v1/deliveries":
             guard head.method == "POST" else { return refuse(.methodNotAllowed("POST")) }
+        case let path where path.hasPrefix(Self.deliveryPathPrefix):
+            let id = String(path.dropFirst(Self.deliveryPathPrefix.count))
+            guard DeliveryID.isValid(id) else { return refuse(.notFound) }
+            guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
+            guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
+            let scope =
+                tokens.isEmpty
+                ? StoreScope.anonymous : StoreScope(token: BearerTokens.offered(in: head.value("Authorization")) ?? [])
+            return (.lookUpDelivery(id: id, scope: scope), summary)
         default:
             return refuse(.notFound)
         }
@@ -96,11 +109,15 @@ public final class GatewayEndpoint: Sendable {
         default: return refuse(.unsupportedMediaType)
         }
         if let length = screened.length, length > limit { return refuse(.tooLarge(limit)) }
+        let options: DeliveryOptions
+        do { options = try DeliveryOptions(head: head, tokensConfigured: !tokens.isEmpty) } catch {
+            return refuse(error)
+        }
         if mediaType == "application/json" {
             if !screened.query.isEmpty {
                 return refuse(.badRequest("invalid_query", "a JSON delivery takes no query parameters"))
             }
-            return (.readJSON(limit: limit), summary)
+            return (.readJSON(limit: limit, options), summary)
         }
         do throws(APIError) {
             let envelope = try RawQuery.envelope(screened.query)
@@ -109,11 +126,14 @@ public final class GatewayEndpoint: Sendable {
                 host: envelope.host, maxRecipients: settings.maxRecipients)
             summary.sender = String(decoding: input.sender, as: UTF8.self)
             summary.recipientCount = input.recipients.count
-            return (.readRaw(input, limit: limit), summary)
+            return (.readRaw(input, limit: limit, options), summary)
         } catch {
             return refuse(error)
         }
     }
+
+    /// Where a queued delivery's status is read: `/v1/deliveries/{id}`.
+    public static let deliveryPathPrefix = "/v1/deliveries/"
 
     /// Where a body (or a decoded message) of at most `limit` bytes is collected.
     public func makeStore(limit: Int) -> SpooledBytes {
@@ -130,7 +150,9 @@ public final class GatewayEndpoint: Sendable {
             switch plan {
             case .answer(let response):
                 return (.answer(response), summary)
-            case .readJSON:
+            case .lookUpDelivery:
+                return (.answer(APIError.deliveryNotFound.response), summary)
+            case .readJSON(_, let options):
                 guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 guard let stored = body.finish() else { throw .spoolFailed }
@@ -142,14 +164,14 @@ public final class GatewayEndpoint: Sendable {
                 let input = try DeliveryInput(
                     sender: payload.sender, recipients: payload.recipients, recipientCount: payload.recipientCount,
                     host: payload.host, maxRecipients: settings.maxRecipients)
-                return (.deliver(input, payload.message), summary)
-            case .readRaw(let input, _):
+                return (.deliver(input, payload.message, options), summary)
+            case .readRaw(let input, _, let options):
                 summary.sender = String(decoding: input.sender, as: UTF8.self)
                 summary.recipientCount = input.recipients.count
                 guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 guard let message = body.finish() else { throw .spoolFailed }
-                return (.deliver(input, message), summary)
+                return (.deliver(input, message, options), summary)
             }
         } catch {
             summary.error = error.code
