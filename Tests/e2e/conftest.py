@@ -142,7 +142,34 @@ class Answer:
         return self.headers.get(name.lower())
 
 
-class Gateway:
+class Client:
+    """HTTP requests to a gateway at host:port (one started here or elsewhere)."""
+
+    def __init__(self, host, port):
+        self.host = host
+        self.port = port
+
+    def connection(self, timeout=60):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        connection = self.connection(timeout)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            connection.close()
+
+    def deliver(self, payload, token=None, raw=None, **kwargs):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        body = raw if raw is not None else json.dumps(payload).encode()
+        return self.request("POST", "/v1/deliveries", body=body, headers=headers, **kwargs)
+
+
+class Gateway(Client):
     """The real qmail-remote-httpd on a loopback port, with a qmail home.
 
     SMTP connection reuse is off unless `reuse`: a test of one delivery then
@@ -179,25 +206,6 @@ class Gateway:
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError("gateway did not start: " + self.log())
-
-    def connection(self, timeout=60):
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def request(self, method, path, body=None, headers=None, timeout=60):
-        connection = self.connection(timeout)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-        finally:
-            connection.close()
-
-    def deliver(self, payload, token=None, raw=None, **kwargs):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        body = raw if raw is not None else json.dumps(payload).encode()
-        return self.request("POST", "/v1/deliveries", body=body, headers=headers, **kwargs)
 
     def log(self):
         if not self.log_file.closed:
@@ -258,6 +266,38 @@ def smtp_sink():
     process.terminate()
     process.wait()
     shutil.rmtree(dump)
+
+
+@pytest.fixture
+def sinks():
+    """smtp-sink servers with options of the test's own (`-W .:1`: a second
+    before answering the end of the message, which is already in the dump by
+    then). Each start returns (port, dump directory)."""
+    if not os.path.exists(SMTP_SINK):
+        pytest.fail("smtp-sink is not installed (apt-get install postfix); scripts/test.sh installs it")
+    started = []
+
+    def start(*options, backlog=256):
+        dump = pathlib.Path(tempfile.mkdtemp(prefix="sink-"))
+        dump.chmod(0o777)
+        port = free_port()
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        process = subprocess.Popen([SMTP_SINK, *user, *options, "-d", f"{dump}/m.", f"127.0.0.1:{port}",
+                                    str(backlog)])
+        started.append((process, dump))
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return port, dump
+
+    yield start
+    for process, dump in started:
+        process.terminate()
+        process.wait()
+        shutil.rmtree(dump)
 
 
 

@@ -80,7 +80,11 @@ public final class QueueScheduler: @unchecked Sendable {
         func failed(_ what: String, _ error: StoreError) {
             if storeUp { context.telemetry.storeProblem(what, error) }
             storeUp = false
-            context.telemetry.queueReading { $0.storeUp = false }
+            // No gauges rather than stale ones.
+            context.telemetry.queueReading {
+                $0.storeUp = false
+                $0.metrics = nil
+            }
         }
         func answered() {
             if !storeUp { context.telemetry.storeRecovered() }

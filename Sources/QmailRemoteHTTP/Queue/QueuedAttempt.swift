@@ -97,10 +97,11 @@ final class QueuedAttempt: Sendable {
         }
     }
 
-    /// Records the report, retrying while the lease (renewed meanwhile) lasts:
-    /// a store that is back within it loses no result.
+    /// Records the report, retrying for a while (twice the lease, at least a
+    /// minute): a store that is back by then loses no result, as long as no
+    /// other worker has taken the job over meanwhile.
     private func record(_ report: DeliveryReport, _ context: QueueContext) -> AttemptRecord.Result {
-        let deadline = Clock.seconds() + Double(context.leaseSeconds)
+        let deadline = Clock.seconds() + Double(max(60, 2 * context.leaseSeconds))
         var pause: UInt32 = 200_000
         while true {
             do throws(StoreError) {
