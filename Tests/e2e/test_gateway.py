@@ -316,11 +316,14 @@ def test_help_lists_flags_and_environment():
                       ("--queue-length", "QUEUE_LENGTH"), ("--drain-timeout", "DRAIN_TIMEOUT"),
                       ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
                       ("--max-active-connections", "MAX_ACTIVE_CONNECTIONS"), ("--header-timeout", "HEADER_TIMEOUT"),
-                      ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY")]:
+                      ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY"),
+                      ("--store", "STORE"), ("--idempotency-ttl", "IDEMPOTENCY_TTL"), ("--retry-base", "RETRY_BASE"),
+                      ("--lease-seconds", "LEASE_SECONDS")]:
         assert flag in text and "QMAIL_REMOTE_HTTPD_" + env in text
 
 
-@pytest.mark.parametrize("args", [("--listen", "nonsense"), ("--concurrency", "0"), ("--token-file", "/nonexistent")])
+@pytest.mark.parametrize("args", [("--listen", "nonsense"), ("--concurrency", "0"), ("--token-file", "/nonexistent"),
+                                  ("--lease-seconds", "1"), ("--retry-base", "0"), ("--idempotency-ttl", "x")])
 def test_bad_flags_are_refused(home, gateway, args):
     g = gateway(*args, wait=False)
     assert g.process.wait(10) != 0
