@@ -165,3 +165,16 @@ def test_two_replicas_on_postgresql_share_keys_and_statuses(home, smtp, gateway,
     assert status(second, queued.json["id"]).json["status"] == "delivered"
     server.settle()
     assert server.connections == 2
+
+
+def test_a_key_is_forgotten_after_its_ttl(home, smtp, gateway):
+    server = smtp(*good_conversation(), many=True)
+    home.route_to(server)
+    g = gateway("--idempotency-ttl", "1")
+    assert post(g, PAYLOAD, key="short").status == 200
+    assert post(g, PAYLOAD, key="short").header("Idempotent-Replayed") == "true"
+    time.sleep(2.1)
+    other = post(g, dict(PAYLOAD, message="Subject: other\n\nx\n"), key="short")
+    assert other.status == 200 and other.header("Idempotent-Replayed") is None
+    server.settle()
+    assert server.connections == 2
