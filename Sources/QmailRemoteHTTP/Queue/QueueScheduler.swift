@@ -121,9 +121,10 @@ public final class QueueScheduler: @unchecked Sendable {
                     let jobs = try context.store.claimDueJobs(
                         worker: worker, limit: room, leaseSeconds: context.leaseSeconds, now: Clock.epochSeconds())
                     answered()
-                    for job in jobs { submit(job) }
-                    // All it asked for: more may be due. Fewer: none is, until something changes.
-                    nextDue = jobs.count == room ? 0 : Clock.epochSeconds() + 1
+                    let refused = jobs.filter { !submit($0) }.count
+                    // All it asked for: more may be due. Fewer: none is, until something
+                    // changes. Refused by a pool full of requests: not again for a second.
+                    nextDue = jobs.count == room && refused == 0 ? 0 : Clock.epochSeconds() + 1
                 } catch {
                     failed("claiming jobs", error)
                     nextDue = Clock.epochSeconds() + 1
@@ -138,17 +139,18 @@ public final class QueueScheduler: @unchecked Sendable {
                 keepHouse()
             }
             lock.withLock {
-                let claimable = !draining && held.count < claimLimit && Clock.epochSeconds() >= nextDue
-                guard !changed && !claimable else { return }
-                let untilLook = lastLook + Self.lookSeconds - Clock.seconds()
-                let untilDue = nextDue == 0 ? 0 : Double(min(nextDue - Clock.epochSeconds(), 3600))
-                let wait = max(0.005, min(untilLook, untilDue))
-                lock.wait(on: wakeUp, timeout: .milliseconds(Int(wait * 1000)))
+                let room = !draining && held.count < claimLimit
+                guard !changed && !(room && Clock.epochSeconds() >= nextDue) else { return }
+                // Without room, a finished job (or the next look) wakes the loop.
+                var wait = lastLook + Self.lookSeconds - Clock.seconds()
+                if room { wait = min(wait, Double(min(nextDue - Clock.epochSeconds(), 3600))) }
+                lock.wait(on: wakeUp, timeout: .milliseconds(Int(max(0.005, wait) * 1000)))
             }
         }
     }
 
-    private func submit(_ job: ClaimedJob) {
+    /// false: given back at once (the pool refused it, or the drain began).
+    private func submit(_ job: ClaimedJob) -> Bool {
         let attempt = QueuedAttempt(job)
         let key = ObjectIdentifier(attempt)
         let draining = lock.withLock {
@@ -166,6 +168,7 @@ public final class QueueScheduler: @unchecked Sendable {
             ])
         // The pool is full of requests (or we are stopping): back to the store, due now.
         if !accepted && attempt.takeBack() { giveBack(attempt) }
+        return accepted
     }
 
     private func giveBack(_ attempt: QueuedAttempt) {

@@ -5,8 +5,9 @@
 // store is never touched. With a key, the key is begun first (a replay, 409
 // or 422 ends there) and the final answer is stored before it is sent; with
 // respond-async the delivery is committed to the queue (with the key's
-// answer, in one transaction) and then answered 202. Store calls run on
-// StoreCallers' threads, never on libmicrohttpd's or a delivery thread.
+// answer, in one transaction) and then answered 202. No thread waits for the
+// store but StoreCallers' (a small queued message is answered from its
+// commit's completion); never libmicrohttpd's or a delivery thread.
 
 import QmailRemote
 

@@ -11,6 +11,10 @@
 
 import QmailSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 final class GroupCommit: Sendable {
     private let queue: WriteQueue
 
@@ -19,12 +23,15 @@ final class GroupCommit: Sendable {
         queue = WriteQueue(batchLimit: batchLimit)
         for connection in connections {
             let owned = WriterConnection(connection)
-            let started = Threads.start(stackSize: 1 << 20) { [queue] in queue.serve(owned.connection) }
+            queue.writerStarting()
+            let started = Threads.start(stackSize: 1 << 20) { [queue] in queue.serve(owned) }
             precondition(started, "no thread for the store's writer")
         }
     }
 
-    /// The writers finish what is waiting, close their connections and end.
+    /// The writers finish what is waiting and close their connections before
+    /// this returns (SQLite checkpoints its log into the file as the last
+    /// connection closes).
     deinit { queue.stop() }
 
     /// Runs `work` inside a write transaction shared with other callers and
@@ -59,19 +66,23 @@ final class GroupCommit: Sendable {
 
 /// A connection handed to the thread that will be its only user.
 private final class WriterConnection: @unchecked Sendable {
-    // @unchecked: given to one writer thread at its start, used by it alone.
-    let connection: SQLConnection
+    // @unchecked: given to one writer thread at its start, used and closed by it alone.
+    var connection: SQLConnection?
     init(_ connection: SQLConnection) { self.connection = connection }
 }
 
 /// The writes waiting for a writer, and the writers' loop.
 private final class WriteQueue: @unchecked Sendable {
-    // @unchecked: `pending` and `stopped` are guarded by `lock`; a write's
-    // `result` is set under it too.
+    // @unchecked: `pending`, `stopped`, `running` and `writers` are guarded
+    // by `lock`; a write's `result` is set under it too.
     private let lock = Lock()
     private let arrived = Condition()
     private var pending: [PendingWrite] = []
     private var stopped = false
+    /// Writer threads not yet ended, and the threads themselves.
+    private var running = 0
+    private var writers: [pthread_t] = []
+    private let ended = Condition()
     /// Most writes in one transaction; the rest wait for the next.
     private let batchLimit: Int
 
@@ -94,15 +105,32 @@ private final class WriteQueue: @unchecked Sendable {
         }
     }
 
+    func writerStarting() { lock.withLock { running += 1 } }
+
+    /// Waits for the writers to end (but for the calling thread, should the
+    /// store be let go by a completion running on a writer).
     func stop() {
+        let me = pthread_self()
         lock.withLock {
             stopped = true
             arrived.broadcast()
+            let own = writers.contains { pthread_equal($0, me) != 0 } ? 1 : 0
+            while running > own { lock.wait(on: ended) }
         }
     }
 
-    /// One writer: batches for as long as the store is open.
-    func serve(_ connection: SQLConnection) {
+    /// One writer: batches for as long as the store is open, then closes its connection.
+    func serve(_ owned: WriterConnection) {
+        lock.withLock { writers.append(pthread_self()) }
+        if let connection = owned.connection { serve(connection) }
+        owned.connection = nil
+        lock.withLock {
+            running -= 1
+            ended.broadcast()
+        }
+    }
+
+    private func serve(_ connection: SQLConnection) {
         while true {
             let batch: [PendingWrite] = lock.withLock {
                 while pending.isEmpty && !stopped { lock.wait(on: arrived) }
