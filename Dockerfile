@@ -1,5 +1,7 @@
 # qmail-remote-httpd: the HTTP gateway to qmail-remote's delivery core.
-# (OpenSSL, libssl3, is loaded at run time when a delivery uses TLS.)
+# (OpenSSL is linked into both binaries; libopendkim11 is loaded when a
+# message is signed, libcurl4 when an MTA-STS policy is fetched; HTTPS is
+# libmicrohttpd's GnuTLS, which libmicrohttpd12 brings.)
 # Build: docker build -t qmail-remote-httpd .
 # Run:   docker run -p 8025:8025 -e QMAIL_REMOTE_HTTPD_TOKENS=change-me \
 #          -v /etc/qmail-remote/control:/var/qmail/control:ro \
@@ -11,16 +13,16 @@ FROM swift:6.3-bookworm AS build
 # them would break this build, so versions are left to the release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev pkg-config binutils \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libopendkim-dev pkg-config binutils \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
-# One way to link Swift's runtime statically, for both binaries, and both
-# stripped: the image needs no Swift libraries and no symbols.
-RUN swift build -c release --static-swift-stdlib --product qmail-remote-httpd \
-    && swift build -c release --static-swift-stdlib --product qmail-remote \
+# One way to build: Swift's runtime linked statically into both binaries
+# (qmail-remote is a static executable; Package.swift holds its flags), and
+# both stripped: the image needs no Swift libraries and no symbols.
+RUN swift build -c release --static-swift-stdlib \
     && install -D -s -m 0755 .build/release/qmail-remote-httpd /out/qmail-remote-httpd \
     && install -D -s -m 0755 .build/release/qmail-remote /out/qmail-remote
 
@@ -30,7 +32,7 @@ FROM debian:bookworm-slim
 # service user's. tcpto holds 64 records of 16 bytes, tcpto6 64 of 32.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libsqlite3-0 libpq5 ca-certificates \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libopendkim11 libcurl4 libsqlite3-0 libpq5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 qmail \
     && useradd --system --uid 10001 --gid qmail --home-dir /var/qmail --shell /usr/sbin/nologin qmail \
@@ -47,19 +49,22 @@ COPY --from=build /out/qmail-remote-httpd /out/qmail-remote /usr/local/bin/
 
 ENV QMAILHOME=/var/qmail \
     QMAIL_REMOTE_HTTPD_LISTEN=0.0.0.0:8025
-# Mount the control files (me, helohost, smtproutes, timeouts) here, read-only.
-# The store (--store, by default the SQLite file state.db, its journal and
-# the bodies of large queued messages) lives in /var/lib/qmail-remote-httpd:
-# keep it on a volume, or queued mail is lost with the container.
+# Mount the control files (me, helohost, smtproutes, timeouts, dkimdomains
+# and dkimkeys/) here. The store (--store, by default the SQLite file
+# state.db, its journal and the bodies of large queued messages) lives in
+# /var/lib/qmail-remote-httpd: keep it on a volume, or queued mail is lost
+# with the container.
 VOLUME ["/var/qmail/control", "/var/lib/qmail-remote-httpd"]
 USER 10001:10001
 EXPOSE 8025
 STOPSIGNAL SIGTERM
 # --probe finds the address the running gateway announced, whatever
-# --listen it was started with.
+# --listen it was started with, and speaks TLS when the gateway serves HTTPS
+# (QMAIL_REMOTE_HTTPD_TLS_CERT and _TLS_KEY, mounted secrets; SIGHUP reloads them).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
     CMD ["/usr/local/bin/qmail-remote-httpd", "--probe"]
 # Tokens: QMAIL_REMOTE_HTTPD_TOKENS, or a mounted file named by
-# QMAIL_REMOTE_HTTPD_TOKEN_FILE (e.g. a secret at /run/secrets/tokens).
+# QMAIL_REMOTE_HTTPD_TOKEN_FILE (e.g. a secret at /run/secrets/tokens; it may
+# hold sha256: hashes and per-token policies, see the README).
 # Without a token the gateway refuses to listen beyond loopback.
 ENTRYPOINT ["/usr/local/bin/qmail-remote-httpd"]

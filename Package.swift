@@ -4,9 +4,33 @@
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
-// glibc's resolver; CTLS: OpenSSL; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for
-// the gateway's acceptor; CSQLite and CLibPQ: the gateway's store).
+// glibc's resolver; CTLS: OpenSSL; CDKIM: libopendkim; CCurl: libcurl for
+// MTA-STS policies; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for the
+// gateway's acceptor; CSQLite and CLibPQ: the gateway's store; CGnuTLS: the
+// gateway's HTTPS certificates).
 import PackageDescription
+
+// qmail-remote starts once per message (qmail-rspawn runs it for every
+// delivery), so it is built for start-up (README, "Building"; bench/cli.sh).
+// It is a static executable, linked by lld with the functions a delivery
+// runs laid out together (startup-order.txt, written by
+// bench/startup-order.sh), so that a run maps few pages.
+let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
+let commandLinking: [LinkerSetting] = [
+    .unsafeFlags([
+        "-static-executable", "-use-ld=lld",
+        "-Xlinker", "--symbol-ordering-file=\(packageDirectory)/Sources/qmail-remote/startup-order.txt",
+        "-Xlinker", "--no-warn-symbol-ordering",
+    ])
+]
+// The Swift code on its path gets type metadata from accessors rather than by
+// mangled name: a lookup by name checks a generic type's requirements at run
+// time, and the first check of each conformance in a process scans every
+// conformance record in the binary (1,600 of them, mostly the standard
+// library's).
+let startupCode: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])
+]
 
 let package = Package(
     name: "qmail-remote",
@@ -21,16 +45,23 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
-        // OpenSSL's headers at build time (libssl-dev); the libraries are
-        // loaded at run time, only when a delivery uses TLS.
-        .target(name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("dl")]),
+        // OpenSSL (libssl-dev): linked statically into qmail-remote, as shared
+        // libraries into the gateway.
+        .target(
+            name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // libopendkim's header at build time (libopendkim-dev); the library is
+        // loaded at run time, only when a message is signed.
+        .target(name: "CDKIM", path: "Sources/CDKIM", linkerSettings: [.linkedLibrary("dl")]),
+        // libcurl's headers at build time (libcurl4-openssl-dev); the library is
+        // loaded at run time, only when an MTA-STS policy must be fetched.
+        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
-        .target(name: "QmailSupport"),
+        .target(name: "QmailSupport", swiftSettings: startupCode),
         .systemLibrary(
             name: "CSQLite",
             path: "Sources/CSQLite",
@@ -44,21 +75,27 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
+        // GnuTLS (libgnutls28-dev, which libmicrohttpd-dev brings): the
+        // gateway's HTTPS certificate swap, client certificates and --probe.
+        .target(name: "CGnuTLS", path: "Sources/CGnuTLS", linkerSettings: [.linkedLibrary("gnutls")]),
         .target(
             name: "QmailRemote",
-            dependencies: ["QmailSupport", "CResolv", "CTLS"]
+            dependencies: ["QmailSupport", "CResolv", "CTLS", "CDKIM", "CCurl"],
+            swiftSettings: startupCode
         ),
         .executableTarget(
             name: "qmail-remote",
             dependencies: ["QmailRemote", "QmailSupport"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            exclude: ["startup-order.txt"],
+            swiftSettings: startupCode,
+            linkerSettings: commandLinking
         ),
         // Fields -> RFC 5322/MIME bytes; depends on nothing, not even the core.
         .target(name: "MailComposer"),
         .target(
             name: "QmailRemoteHTTP",
             dependencies: [
-                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CEpoll", "CSQLite", "CLibPQ",
+                "QmailRemote", "QmailSupport", "MailComposer", "CMicroHTTPD", "CEpoll", "CSQLite", "CLibPQ", "CGnuTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

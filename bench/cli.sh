@@ -1,53 +1,100 @@
 #!/usr/bin/env bash
-# Per-message cost of the qmail-remote command delivering a 1 KB message to
-# Postfix's smtp-sink on loopback, side by side in one run with smtp-source
-# -m 1 (Postfix's C client) and msmtp: wall time (hyperfine medians), CPU and
-# peak RSS (GNU time, medians), then peak RSS delivering a 100 MB message.
-# Usage: bench/cli.sh [runs]   (default 200)
-runs=${1:-200}
+# Per-message cost of the qmail-remote command: one message of 1,000 bytes as
+# sent to Postfix's smtp-sink on loopback, side by side in one run with
+# qmail's own C qmail-remote (when QMAIL_C_REMOTE names one), smtp-source
+# -m 1 (Postfix's C client) and msmtp. Each client is spawned directly,
+# round robin (bench/spawn.py): wall median, CPU mean, minor page faults,
+# peak RSS median (GNU time), and user-space instructions (callgrind, when
+# valgrind is installed; one run, repeatable). Then peak RSS delivering a
+# 100 MiB message from a pipe.
+# Every binary is copied into a scratch directory first, as installing it
+# would: a file just written by the linker sits in the page cache in small
+# pieces and maps measurably slower.
+# qmail's C command reads its control files from its compile-time home:
+# build it with conf-qmail naming a scratch directory and set QMAIL_C_HOME to
+# it (README, "Benchmarks"); this script writes control/me and smtproutes there.
+# Usage: [QMAIL_C_REMOTE=path QMAIL_C_HOME=dir] bench/cli.sh [runs]   (default 300)
+runs=${1:-300}
 source "$(dirname "$0")/common.sh"
-bin="$PWD/.build/release/qmail-remote"
 port=$(free_port)
-mkdir -p "$work/qmail/control" "$work/qmail/queue/lock"
+mkdir -p "$work/bin" "$work/qmail/control" "$work/qmail/queue/lock"
+cp .build/release/qmail-remote "$work/bin/qmail-remote"
 echo bench.localhost > "$work/qmail/control/me"
 echo "sink.test:127.0.0.1:$port" > "$work/qmail/control/smtproutes"
-export QMAILHOME="$work/qmail"
 /usr/sbin/smtp-sink "${sink_user[@]}" 127.0.0.1:"$port" 256 & started $!
 sleep 0.5
 
-python3 - "$work/1k.eml" <<'PY'
+c_remote=""
+if [ -n "${QMAIL_C_REMOTE:-}" ]; then
+    home=${QMAIL_C_HOME:?QMAIL_C_HOME must name the compile-time home (conf-qmail) of $QMAIL_C_REMOTE}
+    if [ -e "$home/control/me" ] && [ "$(cat "$home/control/me")" != bench.localhost ]; then
+        echo "$home/control/me is not the benchmark's: refusing to write control files there" >&2; exit 1
+    fi
+    mkdir -p "$home/control"
+    echo bench.localhost > "$home/control/me"
+    echo "sink.test:127.0.0.1:$port" > "$home/control/smtproutes"
+    cp "$QMAIL_C_REMOTE" "$work/bin/qmail-remote-c"
+    c_remote="$work/bin/qmail-remote-c"
+fi
+
+# 1,000 bytes on the wire with CRLF line ends; qmail's C client writes
+# through a 1,024-byte buffer, so the final dot leaves with the text.
+python3 - "$work/1k.eml" "$work/1100.eml" <<'PY'
 import sys
-body = b"From: bench@localhost\nTo: rcpt@sink.test\nSubject: bench\n\n"
+head = b"From: bench@localhost\nTo: rcpt@sink.test\nSubject: bench\n\n"
 line = b"The quick brown fox jumps over the lazy dog, again and again.\n"
-while len(body) + len(line) <= 1024:
-    body += line
-open(sys.argv[1], "wb").write(body + b"x" * (1023 - len(body)) + b"\n")
+for path, wire in ((sys.argv[1], 1000), (sys.argv[2], 1100)):
+    body = head
+    while len(body) + body.count(b"\n") + 2 * len(line) <= wire:
+        body += line
+    body += b"x" * (wire - len(body) - body.count(b"\n") - 2) + b"\n"
+    open(path, "wb").write(body)
 PY
 
-qmr="$bin sink.test bench@localhost rcpt@sink.test < $work/1k.eml > /dev/null"
-src="/usr/sbin/smtp-source -m 1 -s 1 -l 1024 -f bench@localhost -t rcpt@sink.test 127.0.0.1:$port"
-msm="msmtp -C /dev/null --host=127.0.0.1 --port=$port --auth=off --tls=off --from=bench@localhost rcpt@sink.test < $work/1k.eml"
+python3 - "$work" "$port" "$c_remote" > "$work/spec.json" <<'PY'
+import json, sys
+work, port, c_remote = sys.argv[1], sys.argv[2], sys.argv[3]
+envelope = ["sink.test", "bench@localhost", "rcpt@sink.test"]
+report = "r\u0000K127.0.0.1 accepted message."
+clients = [{"name": "qmail-remote", "argv": [f"{work}/bin/qmail-remote", *envelope], "stdin": f"{work}/1k.eml",
+            "env": {"QMAILHOME": f"{work}/qmail"}, "expect": report}]
+if c_remote:
+    clients.append({"name": "qmail-remote (qmail's C)", "argv": [c_remote, *envelope], "stdin": f"{work}/1k.eml",
+                    "expect": report})
+clients.append({"name": "smtp-source -m 1", "argv": ["/usr/sbin/smtp-source", "-m", "1", "-s", "1", "-l", "1000",
+                "-f", "bench@localhost", "-t", "rcpt@sink.test", f"127.0.0.1:{port}"]})
+clients.append({"name": "msmtp", "argv": ["/usr/bin/msmtp", "-C", "/dev/null", "--host=127.0.0.1", f"--port={port}",
+                "--auth=off", "--tls=off", "--from=bench@localhost", "rcpt@sink.test"], "stdin": f"{work}/1k.eml"})
+print(json.dumps(clients))
+PY
 
-# Each must deliver before it is timed.
-out=$(eval "$bin sink.test bench@localhost rcpt@sink.test < $work/1k.eml" | tr '\0' '|')
-case "$out" in r\|K*) ;; *) echo "qmail-remote did not deliver: $out" >&2; exit 1 ;; esac
-eval "$src" && eval "$msm"
+python3 bench/spawn.py --runs "$runs" --warmup 20 "$work/runs.json" < "$work/spec.json"
 
-hyperfine --warmup 20 --runs "$runs" --export-json "$work/wall.json" \
-    -n qmail-remote "$qmr" -n "smtp-source -m 1" "$src" -n msmtp "$msm" > "$work/hyperfine.txt" 2>&1
+# Instructions: callgrind counts every user-space instruction, the dynamic
+# loader's included, the same on every run.
+if command -v valgrind > /dev/null; then
+    python3 - "$work/spec.json" > "$work/instructions.txt" <<'PY'
+import json, re, subprocess, sys
+for client in json.load(open(sys.argv[1])):
+    with open(client.get("stdin") or "/dev/null", "rb") as stdin:
+        run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *client["argv"]],
+                             stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=client.get("env", {}) | {"PATH": "/usr/bin:/bin"})
+    counted = re.search(rb"Collected : (\d+)", run.stderr)
+    print(f"{client['name']}\t{counted.group(1).decode() if counted else ''}")
+PY
+fi
 
-# Peak RSS per run (GNU time, each client run directly, no shell in between),
-# medians over a tenth of the runs; CPU comes from hyperfine's user+system.
-measure() {
-    local name=$1; shift
-    for _ in $(seq 1 $(( runs / 10 > 10 ? runs / 10 : 10 ))); do
-        /usr/bin/time -f "%M" -o "$work/t" "$@" < "$work/1k.eml" >/dev/null
-        cat "$work/t" >> "$work/$name.rss"
-    done
-}
-measure qmr "$bin" sink.test bench@localhost rcpt@sink.test
-measure src /usr/sbin/smtp-source -m 1 -s 1 -l 1024 -f bench@localhost -t rcpt@sink.test 127.0.0.1:"$port"
-measure msm msmtp -C /dev/null --host=127.0.0.1 --port="$port" --auth=off --tls=off --from=bench@localhost rcpt@sink.test
+# The C client with a message past its buffer: the final dot then leaves
+# in a write of its own and waits for the sink's delayed ACK.
+if [ -n "$c_remote" ]; then
+    python3 - "$work/spec.json" "$work/1100.eml" > "$work/spec-c.json" <<'PY2'
+import json, sys
+c = [client for client in json.load(open(sys.argv[1])) if client["name"] == "qmail-remote (qmail's C)"]
+print(json.dumps([c[0] | {"stdin": sys.argv[2]}]))
+PY2
+    python3 bench/spawn.py --runs 20 --warmup 2 --rss-every 100 "$work/runs-c.json" < "$work/spec-c.json"
+fi
 
 # 100 MiB of text lines (76 columns), streamed from a pipe as qmail-spawn does.
 python3 -c '
@@ -58,22 +105,34 @@ while left > 0:
     if len(chunk) == left: chunk = chunk[:-1] + b"\n"
     out.write(chunk); left -= len(chunk)
 ' "$work/100m.eml"
-cat "$work/100m.eml" | /usr/bin/time -f "%e %M" -o "$work/big" "$bin" sink.test bench@localhost rcpt@sink.test > "$work/big.out"
+cat "$work/100m.eml" | QMAILHOME="$work/qmail" /usr/bin/time -f "%e %M" -o "$work/big" "$work/bin/qmail-remote" \
+    sink.test bench@localhost rcpt@sink.test > "$work/big.out"
 tr '\0' '|' < "$work/big.out" | grep -q '^r|K' || { echo "100 MB delivery failed" >&2; exit 1; }
 
 python3 - "$work" <<'PY'
-import json, statistics, sys
+import json, os, sys
 work = sys.argv[1]
-wall = {r["command"]: r for r in json.load(open(f"{work}/wall.json"))["results"]}
-def rss(name):
-    return statistics.median(int(l) for l in open(f"{work}/{name}.rss")) / 1024
-base = wall["smtp-source -m 1"]["median"]
-print("| client | wall median (ms) | vs smtp-source | CPU mean, user+sys (ms) | peak RSS median (MB) |")
-print("|---|---|---|---|---|")
-for label, name in [("qmail-remote", "qmr"), ("smtp-source -m 1", "src"), ("msmtp", "msm")]:
-    w = wall[label]["median"] * 1000
-    cpu = (wall[label]["user"] + wall[label]["system"]) * 1000
-    print(f"| {label} | {w:.2f} | {w / (base * 1000):.2f}x | {cpu:.2f} | {rss(name):.1f} |")
+summary = json.load(open(f"{work}/runs.json"))["summary"]
+instructions = {}
+try:
+    for line in open(f"{work}/instructions.txt"):
+        name, count = line.rstrip("\n").split("\t")
+        instructions[name] = int(count) if count else None
+except FileNotFoundError:
+    pass
+base_name = "qmail-remote (qmail's C)" if "qmail-remote (qmail's C)" in summary else "smtp-source -m 1"
+base = summary[base_name]["wall_ms"]
+print(f"| client | wall median (ms) | vs {base_name} | CPU mean (ms) | page faults | peak RSS median (MB) | instructions |")
+print("|---|---|---|---|---|---|---|")
+for name, row in summary.items():
+    count = instructions.get(name)
+    print(f"| {name} | {row['wall_ms']:.2f} | {row['wall_ms'] / base:.2f}x | {row['cpu_mean_ms']:.2f} | "
+          f"{row['minflt']:.0f} | {row['rss_kb'] / 1024:.1f} | {f'{count:,}' if count else ''} |")
+print(f"\n{summary[base_name]['runs']} runs each, interleaved.")
+if os.path.exists(f"{work}/runs-c.json"):
+    stalled = json.load(open(f"{work}/runs-c.json"))["summary"]["qmail-remote (qmail's C)"]["wall_ms"]
+    print(f"qmail's C qmail-remote with 1,100 bytes (past its 1,024-byte buffer, so the final dot waits for "
+          f"a delayed ACK): {stalled:.1f} ms (median of 20).")
 seconds, peak = open(f"{work}/big").read().split()
-print(f"\nqmail-remote, 100 MiB message from a pipe: {float(seconds):.2f} s wall, peak RSS {int(peak) / 1024:.1f} MB")
+print(f"qmail-remote, 100 MiB message from a pipe: {float(seconds):.2f} s wall, peak RSS {int(peak) / 1024:.1f} MB")
 PY

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh bench
 export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release >/dev/null
+swift build -c release --static-swift-stdlib >/dev/null
 ulimit -n 16384
 
 work=$(mktemp -d)

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
 export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release --product qmail-remote
+swift build -c release --static-swift-stdlib --product qmail-remote
 
 work=$(mktemp -d)
 trap 'kill "$sink" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release --product qmail-remote-httpd
+swift build -c release --static-swift-stdlib --product qmail-remote-httpd
 
 mkdir -p .run
 export QMAIL_REMOTE_HTTPD_STORE="${QMAIL_REMOTE_HTTPD_STORE:-sqlite:$PWD/.run/state.db}"

@@ -11,7 +11,7 @@ scripts/setup.sh test
 export PATH="/opt/swift/usr/bin:$PATH"
 
 swift format lint --strict --recursive --parallel Sources Tests Package.swift
-swift build -c release
+swift build -c release --static-swift-stdlib
 scripts/with-postgres.sh swift test
 
 export QMAIL_REMOTE_BIN="$PWD/.build/release/qmail-remote"

@@ -39,13 +39,24 @@ static inline void cmhd_format_log(void *cls, const char *format, va_list argume
     logger->sink(logger->cls, line);
 }
 
+/* HTTPS: GnuTLS priorities, the certificate callback (a
+ * gnutls_certificate_retrieve_function2, which picks the certificate for
+ * each handshake, so it can change without a restart) and, to ask for
+ * client certificates, the PEM of the CAs they must chain to (or NULL). */
+struct cmhd_tls {
+    const char *priorities;
+    void *certificate_callback;
+    const char *client_ca_pem;
+};
+
 /* One epoll thread, no listening socket of its own (connections come from
- * MHD_add_connection), suspend/resume allowed. */
+ * MHD_add_connection), suspend/resume allowed; TLS when `tls` is not NULL. */
 static inline struct MHD_Daemon *cmhd_start(const struct cmhd_callbacks *callbacks,
                                             unsigned int extra_flags,
                                             unsigned int connection_limit,
                                             unsigned int idle_timeout_seconds,
-                                            size_t connection_buffer_bytes) {
+                                            size_t connection_buffer_bytes,
+                                            const struct cmhd_tls *tls) {
     /* Lives as long as the process: one per daemon, and a daemon is started once. */
     struct cmhd_logger *logger = malloc(sizeof *logger);
     if (logger == NULL) return NULL;
@@ -53,8 +64,19 @@ static inline struct MHD_Daemon *cmhd_start(const struct cmhd_callbacks *callbac
     logger->cls = callbacks->cls;
     unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET
                          | MHD_USE_ERROR_LOG | extra_flags;
+    struct MHD_OptionItem tls_options[4] = {{MHD_OPTION_END, 0, NULL}};
+    if (tls != NULL) {
+        flags |= MHD_USE_TLS;
+        int count = 0;
+        tls_options[count++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls->priorities};
+        tls_options[count++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tls->certificate_callback};
+        if (tls->client_ca_pem != NULL)
+            tls_options[count++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)tls->client_ca_pem};
+        tls_options[count] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     return MHD_start_daemon(flags, 0, NULL, NULL, callbacks->access, callbacks->cls,
                             MHD_OPTION_EXTERNAL_LOGGER, cmhd_format_log, logger,
+                            MHD_OPTION_ARRAY, tls_options,
                             MHD_OPTION_NOTIFY_COMPLETED, callbacks->completed, callbacks->cls,
                             MHD_OPTION_NOTIFY_CONNECTION, callbacks->connection, callbacks->cls,
                             MHD_OPTION_URI_LOG_CALLBACK, callbacks->request_line, callbacks->cls,
@@ -80,6 +102,12 @@ static inline size_t cmhd_header_size(struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     return info == NULL ? 0 : info->header_size;
+}
+
+/* The connection's GnuTLS session (NULL without TLS). */
+static inline void *cmhd_tls_session(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    return info == NULL ? NULL : info->tls_session;
 }
 
 /* The status of the answer queued on the connection, or 0 for none. */

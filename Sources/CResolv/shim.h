@@ -1,7 +1,8 @@
 /* CResolv: glibc's resolver (res_nquery, ns_parserr) for the delivery core.
  * The few fields Swift cannot reach (the res_state's name-server list and
- * option bits, h_errno kept in the state) are set through these inline
- * functions; everything else is called directly from Swift. */
+ * option bits, h_errno kept in the state, the header's AD bit) are set and
+ * read through these inline functions; everything else is called directly
+ * from Swift. */
 #ifndef CRESOLV_SHIM_H
 #define CRESOLV_SHIM_H
 
@@ -46,6 +47,21 @@ static inline void cresolv_use_servers(struct __res_state *st,
 /* Never apply the search list or the default domain to a lookup. */
 static inline void cresolv_no_search(struct __res_state *st) {
     st->options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+}
+
+/* DNSSEC for DANE: EDNS0 with the DO bit, and the resolver's AD bit kept in
+ * answers (glibc clears it unless trust-ad is on). */
+static inline void cresolv_dnssec(struct __res_state *st) {
+    st->options |= RES_USE_EDNS0 | RES_USE_DNSSEC;
+#ifdef RES_TRUSTAD
+    st->options |= RES_TRUSTAD;
+#endif
+}
+
+/* 1 when the answer's header has the AD (authentic data) bit. The header
+ * is there also when res_nquery returned -1 for NXDOMAIN or no data. */
+static inline int cresolv_authenticated(const unsigned char *msg, int len) {
+    return len >= 12 && (msg[3] & 0x20) != 0;
 }
 
 static inline int cresolv_h_errno(const struct __res_state *st) {

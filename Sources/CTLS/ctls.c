@@ -1,9 +1,9 @@
-/* CTLS: OpenSSL 3 through dlopen. Each OpenSSL function used is looked up
- * once (pthread_once) from libssl.so.3 and libcrypto.so.3; OpenSSL's headers
- * give the types and constants, nothing is linked. */
+/* CTLS: the TLS client on OpenSSL 3, linked in. qmail-remote links
+ * libssl and libcrypto statically (a static executable: their pages are
+ * mapped only when a delivery uses TLS, and no dlopen, which a static glibc
+ * program cannot do safely); the gateway links them as shared libraries. */
 #include "ctls.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #define CTLS_FUNCTIONS(X) \
+    X(ssl, int, OPENSSL_init_ssl, (uint64_t, const OPENSSL_INIT_SETTINGS *)) \
     X(ssl, const SSL_METHOD *, TLS_client_method, (void)) \
     X(ssl, SSL_CTX *, SSL_CTX_new, (const SSL_METHOD *)) \
     X(ssl, void, SSL_CTX_free, (SSL_CTX *)) \
@@ -45,6 +46,11 @@
     X(ssl, const char *, SSL_CIPHER_get_name, (const SSL_CIPHER *)) \
     X(ssl, X509 *, SSL_get1_peer_certificate, (const SSL *)) \
     X(ssl, long, SSL_get_verify_result, (const SSL *)) \
+    X(ssl, int, SSL_CTX_dane_enable, (SSL_CTX *)) \
+    X(ssl, int, SSL_dane_enable, (SSL *, const char *)) \
+    X(ssl, unsigned long, SSL_dane_set_flags, (SSL *, unsigned long)) \
+    X(ssl, int, SSL_dane_tlsa_add, (SSL *, uint8_t, uint8_t, uint8_t, const unsigned char *, size_t)) \
+    X(ssl, int, SSL_get0_dane_tlsa, (SSL *, uint8_t *, uint8_t *, uint8_t *, const unsigned char **, size_t *)) \
     X(crypto, int, X509_VERIFY_PARAM_set1_ip_asc, (X509_VERIFY_PARAM *, const char *)) \
     X(crypto, void, X509_free, (X509 *)) \
     X(crypto, const char *, X509_verify_cert_error_string, (long)) \
@@ -55,43 +61,38 @@
     X(crypto, unsigned char *, HMAC, (const EVP_MD *, const void *, int, const unsigned char *, size_t, \
                                       unsigned char *, unsigned int *))
 
-#define CTLS_POINTER(library, result, name, parameters) static result (*p_##name) parameters;
+/* The OpenSSL functions CTLS uses, listed once above (p_name is name): all
+ * of its dependence on OpenSSL in one place. */
+#define CTLS_POINTER(library, result, name, parameters) static result (*const p_##name) parameters = name;
 CTLS_FUNCTIONS(CTLS_POINTER)
-
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static int loaded = 0;
-static char load_problem[160] = "OpenSSL is not loaded";
-
-static void load(void) {
-    void *crypto = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-    void *ssl = crypto ? dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL) : NULL;
-    if (ssl == NULL) {
-        snprintf(load_problem, sizeof load_problem, "OpenSSL 3 (libssl.so.3) cannot be loaded");
-        return;
-    }
-#define CTLS_LOOKUP(library, result, name, parameters) \
-    if ((*(void **)&p_##name = dlsym(library, #name)) == NULL) { \
-        snprintf(load_problem, sizeof load_problem, "OpenSSL lacks %s", #name); \
-        return; \
-    }
-    CTLS_FUNCTIONS(CTLS_LOOKUP)
-    loaded = 1;
-}
-
-static int ready(void) {
-    pthread_once(&load_once, load);
-    return loaded;
-}
 
 struct ctls_connection { SSL *ssl; };
 
-ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, const char *ciphers) {
-    if (!ready()) return NULL;
+/* _DYNAMIC exists in a dynamically linked program only. A static one
+ * (qmail-remote) must never dlopen (that would map a second libc), so it
+ * keeps OpenSSL from reading openssl.cnf, which may name provider modules to
+ * load; the gateway reads it as any OpenSSL program does. */
+extern const char _DYNAMIC[] __attribute__((weak));
+
+static void init(void) {
+    if (_DYNAMIC == NULL) p_OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+}
+
+/* Before the first use of OpenSSL. */
+static void ready(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init);
+}
+
+ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, const char *ciphers, int dane) {
+    ready();
     SSL_CTX *ctx = p_SSL_CTX_new(p_TLS_client_method());
     if (ctx == NULL) return NULL;
     p_SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     p_SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    int ok = ca_file ? p_SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : p_SSL_CTX_set_default_verify_paths(ctx);
+    /* DANE-TA(2) and DANE-EE(3) need no CA store: the records are the trust. */
+    int ok = dane ? p_SSL_CTX_dane_enable(ctx) > 0
+        : ca_file ? p_SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : p_SSL_CTX_set_default_verify_paths(ctx);
     if (ok == 1 && client_pem) {
         ok = p_SSL_CTX_use_certificate_chain_file(ctx, client_pem) == 1
           && p_SSL_CTX_use_PrivateKey_file(ctx, client_pem, SSL_FILETYPE_PEM) == 1
@@ -103,16 +104,33 @@ ctls_context *ctls_context_new(const char *ca_file, const char *client_pem, cons
 }
 
 void ctls_context_free(ctls_context *context) {
-    if (context && ready()) p_SSL_CTX_free((SSL_CTX *)context);
+    if (context) p_SSL_CTX_free((SSL_CTX *)context);
 }
 
-ctls_connection *ctls_connection_new(ctls_context *context, int fd, const char *sni, const char *name, const char *ip) {
-    if (!ready()) return NULL;
+/* DANE on `ssl`: the base domain as the reference identifier (for
+ * DANE-TA), no name check for DANE-EE, and the usable records. 1 when at
+ * least one record was taken. */
+static int add_tlsa(SSL *ssl, const char *name, const ctls_tlsa *records, int count) {
+    if (name == NULL || p_SSL_dane_enable(ssl, name) <= 0) return 0;
+    (void)p_SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    int usable = 0;
+    for (int i = 0; i < count; i++) {
+        if (p_SSL_dane_tlsa_add(ssl, records[i].usage, records[i].selector, records[i].matching, records[i].data,
+                                records[i].length) > 0)
+            usable++;
+    }
+    return usable > 0;
+}
+
+ctls_connection *ctls_connection_new(ctls_context *context, int fd, const char *sni, const char *name, const char *ip,
+                                     const ctls_tlsa *records, int count) {
+    ready();
     SSL *ssl = p_SSL_new((SSL_CTX *)context);
     if (ssl == NULL) return NULL;
     if (p_SSL_set_fd(ssl, fd) != 1
         || (sni && p_SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)sni) != 1)
-        || (name && p_SSL_set1_host(ssl, name) != 1)
+        || (count > 0 && !add_tlsa(ssl, name, records, count))
+        || (count == 0 && name && p_SSL_set1_host(ssl, name) != 1)
         || (ip && p_X509_VERIFY_PARAM_set1_ip_asc(p_SSL_get0_param(ssl), ip) != 1)) {
         p_SSL_free(ssl);
         return NULL;
@@ -182,8 +200,21 @@ int ctls_verified(ctls_connection *connection, const char **reason) {
     return 1;
 }
 
+int ctls_dane_matched(ctls_connection *connection, ctls_tlsa *record) {
+    uint8_t usage = 0, selector = 0, matching = 0;
+    const unsigned char *data = NULL;
+    size_t length = 0;
+    int index = p_SSL_get0_dane_tlsa(connection->ssl, &usage, &selector, &matching, &data, &length);
+    if (index < 0 || data == NULL) return -1;
+    record->usage = usage;
+    record->selector = selector;
+    record->matching = matching;
+    record->data = data;
+    record->length = length;
+    return index;
+}
+
 void ctls_last_error(char *buffer, size_t size) {
-    if (!ready()) { snprintf(buffer, size, "%s", load_problem); return; }
     unsigned long code = p_ERR_get_error();
     if (code == 0) snprintf(buffer, size, "no detail");
     else p_ERR_error_string_n(code, buffer, size);
@@ -192,7 +223,7 @@ void ctls_last_error(char *buffer, size_t size) {
 
 int ctls_hmac_md5(const unsigned char *key, int key_length, const unsigned char *data, size_t data_length,
                   unsigned char *out) {
-    if (!ready()) return 0;
+    ready();
     unsigned int length = 0;
     return p_HMAC(p_EVP_md5(), key, key_length, data, data_length, out, &length) != NULL && length == 16;
 }

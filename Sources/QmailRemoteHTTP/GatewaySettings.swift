@@ -5,12 +5,21 @@
 
 public struct GatewaySettings: Sendable {
     public var listen: ListenAddress
-    /// Bearer tokens; empty means no authentication (loopback only).
-    public var tokens: [String]
+    /// The token file's entries (and QMAIL_REMOTE_HTTPD_TOKENS'); empty
+    /// means no authentication (loopback only, unless client certificates are required).
+    public var tokens: [TokenPolicy]
+    /// HTTPS: certificate and key files, and the CA of client certificates; nil: plain HTTP.
+    public var tls: TLSSettings?
     public var maxMessageBytes: Int
     public var maxRecipients: Int
     /// SMTP deliveries in flight at most (qmail's concurrencyremote).
     public var concurrency: Int
+    /// SMTP deliveries in flight to one destination (a request's host or
+    /// recipient domain) at most; nil: half of `concurrency`.
+    public var concurrencyPerDestination: Int?
+    /// Addresses the outbound destination policy lets through although they
+    /// are loopback, private or otherwise not public (--allow-destinations).
+    public var allowedDestinations: [AddressRange]
     /// Deliveries that may wait for a slot before requests get 503.
     public var queueLength: Int
     public var drainTimeoutSeconds: Int
@@ -48,15 +57,20 @@ public struct GatewaySettings: Sendable {
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8025)!,
-        tokens: [String] = [], maxMessageBytes: Int = 26_214_400, maxRecipients: Int = 100,
+        tokens: [TokenPolicy] = [], tls: TLSSettings? = nil, maxMessageBytes: Int = 26_214_400,
+        maxRecipients: Int = 100,
         concurrency: Int = 20, queueLength: Int = 200, drainTimeoutSeconds: Int = 60,
         maxConnections: Int = 10_000, maxConnectionsPerIP: Int = 256, maxActiveConnections: Int = 1536,
         idleTimeoutSeconds: Int = 60, headerTimeoutSeconds: Int = 10, minBodyBytesPerSecond: Int = 1024,
         maxBodyMemory: Int = 64 << 20, spoolThresholdBytes: Int = 262_144, spoolDirectory: String = "/tmp",
-        smtpReuseIdleSeconds: Int = 5, smtpReuseMessages: Int = 100
+        smtpReuseIdleSeconds: Int = 5, smtpReuseMessages: Int = 100, concurrencyPerDestination: Int? = nil,
+        allowedDestinations: [AddressRange] = []
     ) {
+        self.concurrencyPerDestination = concurrencyPerDestination
+        self.allowedDestinations = allowedDestinations
         self.listen = listen
         self.tokens = tokens
+        self.tls = tls
         self.maxMessageBytes = maxMessageBytes
         self.maxRecipients = maxRecipients
         self.concurrency = concurrency
@@ -74,6 +88,13 @@ public struct GatewaySettings: Sendable {
         self.smtpReuseIdleSeconds = smtpReuseIdleSeconds
         self.smtpReuseMessages = smtpReuseMessages
     }
+
+    /// Deliveries to one destination at once: as given, else half the total
+    /// (10 of the default 20), so one slow destination never takes every slot.
+    public var destinationLimit: Int { min(concurrency, concurrencyPerDestination ?? max(1, concurrency / 2)) }
+
+    /// Every request but /healthz needs a verified client certificate.
+    public var requiresClientCertificate: Bool { tls?.clientCAFile != nil }
 
     /// The most bytes a JSON body may have: room for base64 (4/3) and JSON
     /// escaping around a message of the maximum size.

@@ -71,7 +71,8 @@ public enum ControlFile {
         return names
     }
 
-    static func contents(at path: String) throws(ControlError) -> [UInt8]? {
+    /// The whole file (at most `sizeLimit` bytes), or nil when it does not exist.
+    public static func contents(at path: String) throws(ControlError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }

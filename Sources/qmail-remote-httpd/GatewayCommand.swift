@@ -1,7 +1,8 @@
 // The gateway's command line: flags, each with an environment variable for
 // containers (flag > environment > default), the loopback rule for running
-// without tokens, logging, signals, the drain on SIGTERM/SIGINT (a second
-// one stops at once), and --probe for container health checks.
+// without tokens, logging, signals (SIGHUP reloads the HTTPS certificate),
+// the drain on SIGTERM/SIGINT (a second one stops at once), and --probe for
+// container health checks.
 
 import ArgumentParser
 import Logging
@@ -22,6 +23,9 @@ struct GatewayCommand: ParsableCommand {
             Control files as for qmail-remote: QMAILHOME (default /var/qmail), CONTROLDIR,
             QMAILREMOTE_DNS. Tokens may also come from QMAIL_REMOTE_HTTPD_TOKENS (separated by
             commas or white space). Without any token the gateway listens on loopback only.
+            HTTPS with --tls-cert and --tls-key (SIGHUP reloads them). Deliveries never connect
+            to loopback, private or other non-public addresses unless smtproutes routes there
+            or --allow-destinations allows them.
             """)
 
     @Option(
@@ -30,8 +34,31 @@ struct GatewayCommand: ParsableCommand {
     )
     var listen: String?
 
-    @Option(help: "File of bearer tokens, one a line. (env QMAIL_REMOTE_HTTPD_TOKEN_FILE)")
+    @Option(
+        help:
+            "Token file: one entry a line, TOKEN or sha256:HEX or subject:\"DN\", then name=, senders=, hosts=, rate=, burst=, recipients=. (env QMAIL_REMOTE_HTTPD_TOKEN_FILE)"
+    )
     var tokenFile: String?
+
+    @Option(
+        help:
+            "HTTPS: the certificate chain (PEM), re-read on SIGHUP. (env QMAIL_REMOTE_HTTPD_TLS_CERT; needs --tls-key)")
+    var tlsCert: String?
+
+    @Option(help: "HTTPS: the private key (PEM), re-read on SIGHUP. (env QMAIL_REMOTE_HTTPD_TLS_KEY)")
+    var tlsKey: String?
+
+    @Option(
+        help:
+            "HTTPS: require client certificates from this CA (PEM); a subject:\"DN\" entry in the token file then stands for a token. (env QMAIL_REMOTE_HTTPD_TLS_CLIENT_CA)"
+    )
+    var tlsClientCa: String?
+
+    @Option(
+        help:
+            "Addresses deliveries may reach although loopback, private or not public: CIDR,CIDR,... (env QMAIL_REMOTE_HTTPD_ALLOW_DESTINATIONS; smtproutes relays always may)"
+    )
+    var allowDestinations: String?
 
     @Option(
         help:
@@ -44,6 +71,12 @@ struct GatewayCommand: ParsableCommand {
 
     @Option(help: "SMTP deliveries in flight at most. (env QMAIL_REMOTE_HTTPD_CONCURRENCY, default 20)")
     var concurrency: Int?
+
+    @Option(
+        help:
+            "SMTP deliveries in flight to one destination (host or recipient domain) at most. (env QMAIL_REMOTE_HTTPD_CONCURRENCY_PER_DESTINATION, default half of --concurrency: 10)"
+    )
+    var concurrencyPerDestination: Int?
 
     @Option(
         help: "Deliveries that may wait for a slot; beyond, 503. (env QMAIL_REMOTE_HTTPD_QUEUE_LENGTH, default 200)")
@@ -150,8 +183,10 @@ struct GatewayCommand: ParsableCommand {
 
     func run() throws {
         if probe {
-            let address = try listen.map(parseListen) ?? ListenAnnouncement.read() ?? listenAddress()
-            throw ExitCode(HealthProbe.healthy(address) ? 0 : 1)
+            let announced = ListenAnnouncement.read()
+            let address = try listen.map(parseListen) ?? announced?.address ?? listenAddress()
+            let https = try tlsSettings() != nil || (listen == nil && announced?.https == true)
+            throw ExitCode(HealthProbe.healthy(address, https: https) ? 0 : 1)
         }
         let settings = try resolvedSettings()
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
@@ -165,6 +200,7 @@ struct GatewayCommand: ParsableCommand {
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         let gateway: Gateway
@@ -174,12 +210,15 @@ struct GatewayCommand: ParsableCommand {
             logger.critical("cannot start", metadata: ["listen": "\(settings.listen)", "problem": "\(error)"])
             throw ExitCode(1)
         }
-        let announced = ListenAnnouncement.write(settings.listen)
+        let announced = ListenAnnouncement.write(settings.listen, https: settings.tls != nil)
         defer { if announced { ListenAnnouncement.remove(settings.listen) } }
         logger.info(
             "listening",
             metadata: [
                 "listen": "\(settings.listen)", "authentication": "\(settings.tokens.isEmpty ? "none" : "bearer")",
+                "tokens": .array(settings.tokens.map { "\($0.name)" }), "tls": "\(settings.tls != nil)",
+                "client_certificates": "\(settings.requiresClientCertificate)",
+                "concurrency_per_destination": "\(settings.destinationLimit)",
                 "concurrency": "\(settings.concurrency)", "queue_length": "\(settings.queueLength)",
                 "max_connections": "\(settings.maxConnections)",
                 "max_active_connections": "\(settings.maxActiveConnections)",
@@ -188,11 +227,23 @@ struct GatewayCommand: ParsableCommand {
             ])
 
         var received: Int32 = 0
-        sigwait(&signals, &received)
+        while true {
+            sigwait(&signals, &received)
+            guard received == SIGHUP else { break }
+            if let problem = gateway.reloadCertificate() {
+                logger.error("certificate not reloaded", metadata: ["problem": "\(problem)"])
+            } else {
+                logger.info("certificate reloaded", metadata: ["certificate": "\(settings.tls?.certificateFile ?? "")"])
+            }
+        }
         logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        var stopping = sigset_t()
+        sigemptyset(&stopping)
+        sigaddset(&stopping, SIGTERM)
+        sigaddset(&stopping, SIGINT)
         let drained = gateway.drain(interrupted: {
             var zero = timespec(tv_sec: 0, tv_nsec: 0)
-            return sigtimedwait(&signals, nil, &zero) > 0
+            return sigtimedwait(&stopping, nil, &zero) > 0
         })
         if drained.interrupted {
             logger.warning("stopped at once", metadata: ["requests_open": "\(drained.requestsOpen)"])
@@ -216,6 +267,18 @@ struct GatewayCommand: ParsableCommand {
             maxMessageBytes, "MAX_MESSAGE_BYTES", settings.maxMessageBytes, "--max-message-bytes")
         settings.maxRecipients = try number(maxRecipients, "MAX_RECIPIENTS", settings.maxRecipients, "--max-recipients")
         settings.concurrency = try number(concurrency, "CONCURRENCY", settings.concurrency, "--concurrency")
+        if concurrencyPerDestination != nil || environment("CONCURRENCY_PER_DESTINATION") != nil {
+            settings.concurrencyPerDestination = try number(
+                concurrencyPerDestination, "CONCURRENCY_PER_DESTINATION", 1, "--concurrency-per-destination")
+        }
+        if let text = allowDestinations ?? environment("ALLOW_DESTINATIONS") {
+            switch DestinationPolicy.parseAllowed(text) {
+            case .success(let ranges): settings.allowedDestinations = ranges
+            case .failure(let bad):
+                throw ValidationError("--allow-destinations: \(bad.text) is not an address or ADDRESS/BITS")
+            }
+        }
+        settings.tls = try tlsSettings()
         settings.queueLength = try number(
             queueLength, "QUEUE_LENGTH", settings.queueLength, "--queue-length", minimum: 0)
         settings.drainTimeoutSeconds = try number(
@@ -250,28 +313,51 @@ struct GatewayCommand: ParsableCommand {
         settings.leaseSeconds = try number(
             leaseSeconds, "LEASE_SECONDS", settings.leaseSeconds, "--lease-seconds", minimum: 2)
 
-        var tokens: [String] = []
+        var tokens: [TokenPolicy] = []
         if let path = tokenFile ?? environment("TOKEN_FILE") {
             let lines: [[UInt8]]?
             do { lines = try ControlFile.lines(at: path) } catch {
                 throw ValidationError("--token-file \(path): \(error.reason)")
             }
             guard let lines else { throw ValidationError("--token-file \(path): no such file") }
-            tokens += lines.map { String(decoding: $0, as: UTF8.self).trimmedToken }.filter {
-                !$0.isEmpty && !$0.hasPrefix("#")
+            do { tokens = try TokenFile.parse(lines) } catch {
+                throw ValidationError("--token-file \(path): \(error.description)")
             }
         }
         if let inline = environment("TOKENS") {
-            tokens += inline.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" }).map(
-                String.init)
+            let given = inline.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" })
+            for (index, token) in given.enumerated() {
+                tokens.append(TokenPolicy(token: String(token), name: "env\(index + 1)"))
+            }
         }
         settings.tokens = tokens
-        if tokens.isEmpty && !address.isLoopback {
+        if !settings.requiresClientCertificate,
+            let entry = tokens.first(where: {
+                if case .certificateSubject = $0.credential { return true }
+                return false
+            })
+        {
             throw ValidationError(
-                "no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS to listen on \(address)"
+                "--token-file: the entry \(entry.name) names a certificate subject; give --tls-client-ca")
+        }
+        if tokens.isEmpty && !address.isLoopback && !settings.requiresClientCertificate {
+            throw ValidationError(
+                "no bearer tokens are configured, so the gateway listens on loopback only; give --token-file or QMAIL_REMOTE_HTTPD_TOKENS (or --tls-client-ca) to listen on \(address)"
             )
         }
         return settings
+    }
+
+    private func tlsSettings() throws -> TLSSettings? {
+        let certificate = tlsCert ?? environment("TLS_CERT")
+        let key = tlsKey ?? environment("TLS_KEY")
+        let clientCA = tlsClientCa ?? environment("TLS_CLIENT_CA")
+        guard let certificate, let key else {
+            if certificate != nil || key != nil { throw ValidationError("give both --tls-cert and --tls-key") }
+            if clientCA != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+            return nil
+        }
+        return TLSSettings(certificateFile: certificate, keyFile: key, clientCAFile: clientCA)
     }
 
     /// A connection is a descriptor, and so is each SMTP delivery and spool
@@ -316,14 +402,5 @@ struct GatewayCommand: ParsableCommand {
         }
         guard value >= minimum else { throw ValidationError("\(name) must be at least \(minimum)") }
         return value
-    }
-}
-
-private extension String {
-    var trimmedToken: String {
-        var text = self[...]
-        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
-        while let last = text.last, last == " " || last == "\t" || last == "\r" { text = text.dropLast() }
-        return String(text)
     }
 }

@@ -31,6 +31,9 @@ enum QmailRemoteCommand {
     }
 
     private static func finish(_ report: DeliveryReport) -> Never {
+        if let diagnostic = report.diagnostic {
+            try? Descriptor.writeAll(Array("qmail-remote: \(diagnostic)\n".utf8), to: 2)
+        }
         try? Descriptor.writeAll(report.qmailBytes, to: 1)
         exit(0)
     }

@@ -87,7 +87,7 @@ import Glibc
         #expect(!answer.response.headers.contains { $0.name == "Retry-After" })
         let body = String(decoding: answer.response.body, as: UTF8.self)
         #expect(body.hasPrefix(#"{"outcome":"mixed","possible_duplicate":true,"#))
-        #expect(body.contains(#""tls":null,"reused":false,"possible_duplicate":true}"#))
+        #expect(body.contains(#""tls":null,"reused":false,"possible_duplicate":true,"dkim":[]}"#))
 
         let allUncertain = DeliveryAnswer(
             recipients: [addresses[0]],
@@ -96,6 +96,27 @@ import Glibc
             ]
         )
         #expect(allUncertain.outcome == .uncertain && allUncertain.response.status == 207)
+    }
+
+    @Test func eachDeliveryListsItsSignatures() {
+        var signed = DeliveryReport(
+            recipientReports: [Report(.recipientAccepted, [])], messageReport: Report(.messageAccepted, "ok\n"))
+        signed.signatures = [
+            DKIMSignatureSummary(domain: "example.org", selector: "r", algorithm: "rsa-sha256"),
+            DKIMSignatureSummary(domain: "example.org", selector: "e", algorithm: "ed25519-sha256"),
+        ]
+        let answer = DeliveryAnswer(
+            recipients: [addresses[0], addresses[1]],
+            results: [
+                GroupResult(host: Array("x".utf8), recipientIndices: [0], report: signed),
+                result("y", [1], [Report(.recipientAccepted, [])], Report(.messageAccepted, "ok\n")),
+            ])
+        let body = String(decoding: answer.response.body, as: UTF8.self)
+        #expect(
+            body.contains(
+                #""tls":null,"reused":false,"possible_duplicate":false,"dkim":[{"d":"example.org","s":"r","a":"rsa-sha256"},{"d":"example.org","s":"e","a":"ed25519-sha256"}]}"#
+            ))
+        #expect(body.contains(#""tls":null,"reused":false,"possible_duplicate":false,"dkim":[]}]}"#))
     }
 
     @Test func jsonEscaping() {
@@ -118,6 +139,28 @@ import Glibc
         release.withLock { $0 = true }
         while started.load(ordering: .sequentiallyConsistent) < 3 || pool.running > 0 { usleep(1000) }
         #expect(pool.submit([blocking, blocking, blocking]))
+    }
+
+    @Test func aBusyDestinationWaitsAndOthersGoFirst() {
+        let pool = WorkerPool(threads: 4, capacity: nil, perDestination: 2)
+        let release = Mutex(false)
+        let order = Mutex<[String]>([])
+        func job(_ destination: String) -> WorkerPool.Job {
+            WorkerPool.Job(destination: Array(destination.utf8)) {
+                order.withLock { $0.append(destination) }
+                if destination == "slow" { while !release.withLock({ $0 }) { usleep(1000) } }
+            }
+        }
+        #expect(pool.submit([job("slow"), job("slow"), job("slow"), job("slow"), job("fast"), job("fast")]))
+        while order.withLock({ $0.count }) < 4 { usleep(1000) }
+        usleep(20_000)
+        // Two slow ones run; the others for "slow" wait while "fast" goes by them
+        // (the four run on four threads at once, so in any order).
+        #expect(order.withLock { $0 }.sorted() == ["fast", "fast", "slow", "slow"])
+        #expect(pool.running(for: Array("slow".utf8)) == 2)
+        release.withLock { $0 = true }
+        while order.withLock({ $0.count }) < 6 || pool.running > 0 { usleep(1000) }
+        #expect(order.withLock { $0 }.suffix(2) == ["slow", "slow"])
     }
 
     @Test func finalDotGateDecidesOnce() {

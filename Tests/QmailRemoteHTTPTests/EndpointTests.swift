@@ -3,6 +3,7 @@
 // the body's preparation, and the answer's shape; no server, no socket.
 
 import QmailRemote
+import QmailSupport
 import Testing
 
 @testable import QmailRemoteHTTP
@@ -11,7 +12,9 @@ import Testing
     let lifecycle = Lifecycle()
 
     func endpoint(tokens: [String] = [], spoolDirectory: String = "/tmp") -> GatewayEndpoint {
-        var settings = GatewaySettings(tokens: tokens, maxMessageBytes: 1000, maxRecipients: 3)
+        var settings = GatewaySettings(
+            tokens: tokens.enumerated().map { TokenPolicy(token: $1, name: "t\($0)") }, maxMessageBytes: 1000,
+            maxRecipients: 3)
         settings.spoolDirectory = spoolDirectory
         settings.spoolThresholdBytes = 100
         return GatewayEndpoint(
@@ -186,30 +189,32 @@ import Testing
     @Test func prepareDecodesOrRefuses() {
         let e = endpoint()
         let ok = prepared(
-            e, .readJSON(limit: 3000, .immediate), #"{"sender":"a@b.test","recipients":["u@x.test"],"message":"hi\n"}"#)
+            e, .readJSON(limit: 3000, access: Access()),
+            #"{"sender":"a@b.test","recipients":["u@x.test"],"message":"hi\n"}"#)
         guard case .deliver(let input, let message, _) = ok.0 else { Issue.record("not delivered"); return }
         #expect(input.recipients == [Array("u@x.test".utf8)] && message.bytes() == Array("hi\n".utf8))
         #expect(ok.1.sender == "a@b.test" && ok.1.recipientCount == 1)
 
-        let tooLarge = prepared(e, .readJSON(limit: 10, .immediate), #"{"sender":"a@b.test"}"#)
+        let tooLarge = prepared(e, .readJSON(limit: 10, access: Access()), #"{"sender":"a@b.test"}"#)
         guard case .answer(let response) = tooLarge.0 else { Issue.record("not refused"); return }
         #expect(response.status == 413 && tooLarge.1.error == "message_too_large")
 
         let decodedTooLarge = prepared(
-            e, .readJSON(limit: 3000, .immediate),
+            e, .readJSON(limit: 3000, access: Access()),
             #"{"sender":"","recipients":["u@x.test"],"message":""# + String(repeating: "x", count: 1001) + "\"}")
         guard case .answer(let large) = decodedTooLarge.0 else { Issue.record("not refused"); return }
         #expect(large.status == 413)
 
         let bad = prepared(
-            e, .readJSON(limit: 3000, .immediate), #"{"sender":"","recipients":["nodomain"],"message":"x"}"#)
+            e, .readJSON(limit: 3000, access: Access()), #"{"sender":"","recipients":["nodomain"],"message":"x"}"#)
         #expect(bad.1.error == "invalid_recipient")
     }
 
     @Test func rawBodyIsTheMessage() throws {
         let e = endpoint()
         let input = try DeliveryInput(sender: [], recipients: [Array("u@x.test".utf8)], host: nil, maxRecipients: 3)
-        let result = prepared(e, .readRaw(input, limit: 1000, .immediate), String(repeating: "line\n", count: 100))
+        let result = prepared(
+            e, .readRaw(input, limit: 1000, access: Access()), String(repeating: "line\n", count: 100))
         guard case .deliver(_, let message, _) = result.0 else { Issue.record("not delivered"); return }
         #expect(message.isSpooled && message.bytes().count == 500)
         #expect(message.facts.size == 600)
@@ -218,7 +223,7 @@ import Testing
     @Test func unusableSpoolIs503() throws {
         let e = endpoint(spoolDirectory: "/nonexistent/spool")
         let input = try DeliveryInput(sender: [], recipients: [Array("u@x.test".utf8)], host: nil, maxRecipients: 3)
-        let result = prepared(e, .readRaw(input, limit: 1000, .immediate), String(repeating: "x", count: 500))
+        let result = prepared(e, .readRaw(input, limit: 1000, access: Access()), String(repeating: "x", count: 500))
         guard case .answer(let response) = result.0 else { Issue.record("not refused"); return }
         #expect(response.status == 503 && result.1.error == "spool_failed")
         #expect(response.headers.contains { $0.name == "Retry-After" })
@@ -236,7 +241,7 @@ import Testing
         #expect(response.status == 200 && summary.outcome == .delivered && summary.hosts == ["x.test"])
         #expect(
             String(decoding: response.body, as: UTF8.self)
-                == #"{"outcome":"delivered","possible_duplicate":false,"recipients":[{"address":"u@x.test","outcome":"delivered","host":"x.test","report":"r","text":""}],"deliveries":[{"host":"x.test","recipients":["u@x.test"],"reports":[{"letter":"r","text":""},{"letter":"K","text":"ok\n"}],"tls":null,"reused":false,"possible_duplicate":false}]}"#
+                == #"{"outcome":"delivered","possible_duplicate":false,"recipients":[{"address":"u@x.test","outcome":"delivered","host":"x.test","report":"r","text":""}],"deliveries":[{"host":"x.test","recipients":["u@x.test"],"reports":[{"letter":"r","text":""},{"letter":"K","text":"ok\n"}],"tls":null,"reused":false,"possible_duplicate":false,"dkim":[]}]}"#
                 + "\n")
     }
 
@@ -263,12 +268,14 @@ import Testing
 
 // The queue's routes and headers in memory: GET /v1/deliveries/{id} is looked
 // up (with the token's scope) off the library's thread; POST carries the
-// Idempotency-Key and Prefer into the body's plan, a bad key refused first.
+// Idempotency-Key and Prefer into the body's plan, a bad key refused first;
+// a retry answered from its key gets its unit of the token's rate back.
 @Suite struct QueueEndpointTests {
-    func endpoint(tokens: [String] = []) -> GatewayEndpoint {
+    func endpoint(tokens: [String] = [], policies: [TokenPolicy] = []) -> GatewayEndpoint {
         GatewayEndpoint(
-            settings: GatewaySettings(tokens: tokens), lifecycle: Lifecycle(), bodyMemory: BodyMemory(limit: 1 << 20),
-            metricsText: { "" })
+            settings: GatewaySettings(
+                tokens: tokens.enumerated().map { TokenPolicy(token: $1, name: "t\($0)") } + policies),
+            lifecycle: Lifecycle(), bodyMemory: BodyMemory(limit: 1 << 20), metricsText: { "" })
     }
 
     func head(_ method: String, _ target: String, _ headers: [(String, String)] = []) -> RequestHead {
@@ -286,12 +293,12 @@ import Testing
         let id = "0123456789abcdef0123456789abcdef"
         let e = endpoint(tokens: ["secret"])
         let plan = e.plan(head("GET", "/v1/deliveries/" + id, [("Authorization", "Bearer secret")]))
-        guard case .lookUpDelivery(let found, let scope) = plan.0 else { Issue.record("not looked up"); return }
-        #expect(found == id && scope == StoreScope(token: Array("secret".utf8)))
+        guard case .lookUpDelivery(let found, let access) = plan.0 else { Issue.record("not looked up"); return }
+        #expect(found == id && access.scope == StoreScope(token: Array("secret".utf8)) && plan.1.token == "t0")
         guard case .lookUpDelivery(_, let anonymous) = endpoint().plan(head("HEAD", "/v1/deliveries/" + id)).0 else {
             Issue.record("HEAD not looked up"); return
         }
-        #expect(anonymous == .anonymous)
+        #expect(anonymous.scope == .anonymous)
         #expect(refusal(e.plan(head("GET", "/v1/deliveries/" + id)))! == (401, "unauthorized"))
         #expect(refusal(e.plan(head("POST", "/v1/deliveries/" + id)))! == (405, "method_not_allowed"))
         #expect(refusal(e.plan(head("DELETE", "/v1/deliveries/" + id)))! == (405, "method_not_allowed"))
@@ -309,17 +316,36 @@ import Testing
                     ("Content-Type", "application/json"), ("Authorization", "Bearer secret"), ("Idempotency-Key", "k1"),
                     ("Prefer", "respond-async"),
                 ]))
-        guard case .readJSON(_, let options) = json.0 else { Issue.record("not read"); return }
-        #expect(
-            options
-                == DeliveryOptions(
-                    idempotencyKey: "k1", respondAsync: true, scope: StoreScope(token: Array("secret".utf8))))
+        guard case .readJSON(_, let access) = json.0 else { Issue.record("not read"); return }
+        #expect(access.options == DeliveryOptions(idempotencyKey: "k1", respondAsync: true))
+        #expect(access.scope == StoreScope(token: Array("secret".utf8)))
         let raw = e.plan(
             head(
                 "POST", "/v1/deliveries?sender=&recipient=u%40x.test",
                 [("Content-Type", "message/rfc822"), ("Authorization", "Bearer secret")]))
         guard case .readRaw(_, _, let plain) = raw.0 else { Issue.record("not read"); return }
-        #expect(plain == .immediate)
+        #expect(plain.options == .immediate)
+    }
+
+    @Test func aRetryAnsweredFromItsKeyGivesItsRateUnitBack() throws {
+        let limited = TokenPolicy(
+            credential: .tokenHash(SHA256.digest(Array("limited".utf8))), name: "limited",
+            rate: try #require(RateLimit("2/h", burst: nil)))
+        let e = endpoint(policies: [limited])
+        let post = head(
+            "POST", "/v1/deliveries",
+            [("Content-Type", "application/json"), ("Authorization", "Bearer limited"), ("Idempotency-Key", "k")])
+        guard case .readJSON(_, let first) = e.plan(post).0 else { Issue.record("not read"); return }
+        #expect(first.rateFields.last?.value.hasPrefix("\"token\";r=1;") == true)
+        // The retry takes the last unit, then (a replay) gives it back: a third request still gets in.
+        guard case .readJSON(_, let retry) = e.plan(post).0 else { Issue.record("not read"); return }
+        #expect(retry.rateFields.last?.value.hasPrefix("\"token\";r=0;") == true)
+        let returned = e.giveBackRate(retry)
+        #expect(returned.rateFields.last?.value.hasPrefix("\"token\";r=1;") == true)
+        guard case .readJSON = e.plan(post).0 else { Issue.record("the given-back unit was not there"); return }
+        #expect(refusal(e.plan(post))! == (429, "rate_limited"))
+        // Nothing to give back for a token without a rate.
+        #expect(e.giveBackRate(Access()).rateFields.isEmpty)
     }
 
     @Test func aBadKeyIsRefusedBeforeTheBodyButAfterTheToken() {

@@ -68,3 +68,20 @@ import Testing
         #expect(throws: APIError.self) { try RequestTarget.parse(head.target) }
     }
 }
+
+@Suite struct TLSRecordScanTests {
+    @Test func theFirstRecordIsWaitedForAndOthersAreTold() {
+        let hello: [UInt8] = [22, 3, 1, 0, 4, 1, 0, 0, 0]
+        #expect(TLSRecordScan.scan(hello[...]) == .complete)
+        #expect(TLSRecordScan.scan(hello[0..<7]) == .incomplete)
+        #expect(TLSRecordScan.scan(hello[0..<3]) == .incomplete)
+        #expect(TLSRecordScan.scan([][...]) == .incomplete)
+        #expect(TLSRecordScan.scan(Array("GET / HTTP/1.1\r\n".utf8)[...]) == .plainHTTP)
+        #expect(TLSRecordScan.scan(Array("\r\nPOST".utf8)[...]) == .plainHTTP)
+        #expect(TLSRecordScan.scan([22, 2, 0][...]) == .notTLS)
+        #expect(TLSRecordScan.scan([22, 3, 1, 0, 0][...]) == .notTLS)
+        #expect(TLSRecordScan.scan([22, 3, 3, 0x50, 0][...]) == .notTLS)
+        #expect(TLSRecordScan.scan([0, 1, 2][...]) == .notTLS)
+        #expect(TLSRecordScan.scan(Array("get /".utf8)[...]) == .notTLS)
+    }
+}

@@ -53,13 +53,13 @@ import Glibc
     func deliver(
         _ connector: FakeConnector, _ configuration: Configuration, recipients: [String] = ["u@x.test"],
         message: some MessageSource = BytesMessage("Subject: s\n\nbody\n"), connections: ConnectionCache? = nil,
-        proceed: (@Sendable (DeliveryStep) -> Bool)? = nil
+        proceed: (@Sendable (DeliveryStep) -> Bool)? = nil, filter: DestinationFilter? = nil
     ) -> DeliveryReport {
         RemoteDelivery.deliver(
             DeliveryRequest(
                 host: Array("x.test".utf8), sender: Array("a@b.test".utf8),
                 recipients: recipients.map { Array($0.utf8) },
-                proceed: proceed),
+                proceed: proceed, destinationFilter: filter),
             message: message, configuration: configuration, resolver: resolver, connector: connector,
             connections: connections, localAddresses: { [] })
     }
@@ -91,6 +91,40 @@ import Glibc
         configuration.esmtp = false
         #expect(deliver(connector, configuration).messageReport == LocalFailure.tlsNeedsESMTP.report)
         #expect(connector.connects.isEmpty)
+    }
+
+    // MARK: the destination filter
+
+    @Test func filteredAddressesAreSkippedAndTheRestTried() throws {
+        let connector = FakeConnector()
+        connector.answer(mx2, .connection(ScriptedConnection(good)))
+        let filter = DestinationFilter { [mx1] in $0 == mx1 ? "a private address" : nil }
+        #expect(deliver(connector, try configuration(), filter: filter).messageReport == accepted(mx2))
+        #expect(connector.connects == [mx2])
+    }
+
+    @Test func everyAddressRefusedIsAPermanentFailureWithoutAConnection() throws {
+        let connector = FakeConnector()
+        let filter = DestinationFilter { _ in "a documentation address" }
+        let report = deliver(connector, try configuration(), filter: filter)
+        #expect(
+            report.messageReport == LocalFailure.destinationNotAllowed(mx1, reason: "a documentation address").report)
+        #expect(
+            report.messageReport.text
+                == Array(
+                    "Sorry, 192.0.2.10 is a documentation address, and the destination policy does not allow delivery there. (#5.7.1)\n"
+                        .utf8))
+        #expect(report.messageReport.letter == .messageFailed)
+        #expect(connector.connects.isEmpty)
+    }
+
+    @Test func routesAreNeverFiltered() throws {
+        let connector = FakeConnector()
+        connector.answer(mx1, .connection(ScriptedConnection(good)))
+        let filter = DestinationFilter { _ in "a loopback address" }
+        let report = deliver(connector, try configuration(routes: ["x.test:192.0.2.10"]), filter: filter)
+        #expect(report.messageReport == accepted(mx1))
+        #expect(connector.connects == [mx1])
     }
 
     // MARK: the MX loop and tcpto

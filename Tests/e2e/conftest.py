@@ -145,11 +145,15 @@ class Answer:
 class Client:
     """HTTP requests to a gateway at host:port (one started here or elsewhere)."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, tls_context=None):
+        # HTTPS: the ssl.SSLContext requests are made with (the gateway then needs --tls-cert and --tls-key).
+        self.tls_context = tls_context
         self.host = host
         self.port = port
 
     def connection(self, timeout=60):
+        if self.tls_context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls_context)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=60):
@@ -179,8 +183,10 @@ class Gateway(Client):
     The store is a SQLite file of this gateway's own in the qmail home unless
     `store` names one (a restart, replicas on PostgreSQL)."""
 
-    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False, store=None):
+    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False, store=None,
+                 tls_context=None):
         self.home = home
+        self.tls_context = tls_context
         if not reuse:
             args = ("--smtp-reuse-idle", "0", *args)
         self.host = host

@@ -122,15 +122,19 @@ class _Conversation:
 
     def _read_until(self, marker, prefix=b""):
         """Consumes pending input through marker; False at end of stream."""
-        data = prefix + self.pending
-        while marker not in data:
+        data = bytearray(prefix + self.pending)
+        # Search only what is new (and the marker's length before it): a
+        # large message is read in linear time.
+        start = 0
+        while (index := data.find(marker, start)) < 0:
+            start = max(0, len(data) - len(marker) + 1)
             chunk = self._recv()
             if not chunk:
                 return None
             data += chunk
-        index = data.index(marker) + len(marker)
-        self.pending = data[index:]
-        return data[:index]
+        index += len(marker)
+        self.pending = bytes(data[index:])
+        return bytes(data[:index])
 
     def _drain(self):
         self.conn.settimeout(30)

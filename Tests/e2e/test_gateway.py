@@ -31,7 +31,7 @@ def test_json_delivery_exact_answer_and_wire(home, smtp, gateway):
         "deliveries": [{"host": "x.test", "recipients": ["u@x.test"],
                         "reports": [{"letter": "r", "text": ""},
                                     {"letter": "K", "text": "127.0.0.1 accepted message.\nRemote host said: 250 2.0.0 queued\n"}],
-                        "tls": None, "reused": False, "possible_duplicate": False}],
+                        "tls": None, "reused": False, "possible_duplicate": False, "dkim": []}],
     }
     assert bytes(server.received) == (b"HELO helo.test\r\nMAIL FROM:<app@b.test>\r\nRCPT TO:<u@x.test>\r\nDATA\r\n"
                                       b"Subject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n")
@@ -173,7 +173,7 @@ def test_mixed_outcome_by_domain_through_mx(home, smtp, gateway, dns):
     smtp(GREETING, OK, OK, b"550 unknown\r\n", host="127.0.0.3", port=25)
     dns({"good.test": {"MX": [(10, "mx.good.test")]}, "mx.good.test": {"A": ["127.0.0.2"]},
          "bad.test": {"MX": [(10, "mx.bad.test")]}, "mx.bad.test": {"A": ["127.0.0.3"]}})
-    g = gateway()
+    g = gateway("--allow-destinations", "127.0.0.0/8")  # the MX hosts are loopback addresses
     answer = g.deliver({"sender": "a@b.test", "recipients": ["u@good.test", "v@bad.test"], "message": MESSAGE})
     assert answer.status == 207
     assert answer.json["recipients"] == [
@@ -318,12 +318,18 @@ def test_help_lists_flags_and_environment():
                       ("--max-active-connections", "MAX_ACTIVE_CONNECTIONS"), ("--header-timeout", "HEADER_TIMEOUT"),
                       ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY"),
                       ("--store", "STORE"), ("--idempotency-ttl", "IDEMPOTENCY_TTL"), ("--retry-base", "RETRY_BASE"),
-                      ("--lease-seconds", "LEASE_SECONDS")]:
+                      ("--lease-seconds", "LEASE_SECONDS"),
+                      ("--tls-cert", "TLS_CERT"), ("--tls-key", "TLS_KEY"), ("--tls-client-ca", "TLS_CLIENT_CA"),
+                      ("--allow-destinations", "ALLOW_DESTINATIONS"),
+                      ("--concurrency-per-destination", "CONCURRENCY_PER_DESTINATION")]:
         assert flag in text and "QMAIL_REMOTE_HTTPD_" + env in text
 
 
 @pytest.mark.parametrize("args", [("--listen", "nonsense"), ("--concurrency", "0"), ("--token-file", "/nonexistent"),
-                                  ("--lease-seconds", "1"), ("--retry-base", "0"), ("--idempotency-ttl", "x")])
+                                  ("--lease-seconds", "1"), ("--retry-base", "0"), ("--idempotency-ttl", "x"),
+                                  ("--allow-destinations", "10.0.0.0/33"), ("--tls-cert", "/nonexistent"),
+                                  ("--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"),
+                                  ("--concurrency-per-destination", "0")])
 def test_bad_flags_are_refused(home, gateway, args):
     g = gateway(*args, wait=False)
     assert g.process.wait(10) != 0

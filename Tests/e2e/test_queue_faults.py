@@ -2,7 +2,7 @@
 in the middle of 600 queued messages to a slow smtp-sink, then a restart;
 two replicas on one PostgreSQL server with one killed; PostgreSQL crashing
 mid-run and coming back; a full disk under the store and the spool; a
-corrupt or read-only SQLite file. After each, every delivery that got its
+corrupt, read-only or too new SQLite file. After each, every delivery that got its
 202 is at the sink, and a message is there twice only when its status says
 it may be (the final dot went out and the answer was lost)."""
 import os
@@ -244,3 +244,22 @@ def test_a_read_only_sqlite_file_stops_the_start(home, gateway, tmp_path):
     log = (tmp_path / "ro.log").read_text()
     assert f"--store: cannot open {store}: read-only" in log and log.endswith("exit 1\n"), log
     assert (directory / "state.db").read_bytes() == before
+
+
+def test_a_store_this_program_cannot_migrate_stops_the_start_and_is_left_alone(home, gateway, tmp_path):
+    path = tmp_path / "state.db"
+    made = gateway(store=f"sqlite:{path}")
+    delivery_id = queue(made, PAYLOAD)
+    assert made.stop() == 0
+    with sqlite3.connect(path) as database:
+        database.execute("INSERT INTO schema_version (version) VALUES (99)")
+    database.close()
+    before = path.read_bytes()
+    g = gateway(store=f"sqlite:{path}", wait=False)
+    assert g.process.wait(30) == 1
+    log = g.log()
+    assert f"--store: cannot open sqlite:{path}" in log and "schema version 99 is newer" in log, log
+    assert path.read_bytes() == before
+    with sqlite3.connect(path) as database:
+        assert database.execute("SELECT count(*) FROM deliveries WHERE id = ?", (delivery_id,)).fetchone() == (1,)
+    database.close()

@@ -135,6 +135,20 @@ def test_may_uses_starttls_when_offered(tls_home, tls_server):
     assert recorder.envelopes[0][3] is True, "the message went in plain text"
 
 
+def test_openssl_configuration_is_not_read(tls_home, tls_server, tmp_path):
+    """A static executable must never load OpenSSL's modules (dlopen there
+    maps a second libc), so it ignores openssl.cnf, which may name them: one
+    naming a module that does not exist stops nothing."""
+    config = tmp_path / "openssl.cnf"
+    config.write_text("openssl_conf = init\nconfig_diagnostics = 1\n[init]\nproviders = providers\n"
+                      "[providers]\nbroken = broken\n[broken]\nmodule = /nonexistent/broken.so\nactivate = 1\n")
+    port, recorder = tls_server()
+    tls_home.control("smtproutes", f"x.test:127.0.0.1:{port}\n")
+    tls_home.control("tlspolicy", "x.test:encrypt\n")
+    assert accepted(tls_home.run("x.test", "a@b.test", "u@x.test", message=MESSAGE, env={"OPENSSL_CONF": str(config)}))
+    assert recorder.envelopes[0][3] is True, "the message went in plain text"
+
+
 @pytest.mark.parametrize("kind", ["wrong-name", "unknown-ca", "expired", "self-signed"])
 def test_may_and_encrypt_deliver_whatever_the_certificate(tls_home, tls_server, kind):
     for level in ["may", "encrypt"]:

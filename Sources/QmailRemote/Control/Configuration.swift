@@ -1,6 +1,6 @@
 // Everything a delivery needs from the installation: the control files of
-// $CONTROLDIR (default $QMAILHOME/control), the tcpto tables under
-// $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
+// $CONTROLDIR (default $QMAILHOME/control), the tcpto tables and the MTA-STS
+// cache under $QMAILHOME, and QMAILREMOTE_DNS. Loaded once per delivery (the command) or
 // at most once a second (the gateway). Callers load it and hand it to
 // RemoteDelivery; what is inside is the core's business.
 
@@ -39,14 +39,28 @@ public struct Configuration: Sendable {
     var connectTimeouts: ConnectTimeoutTable?
     /// The name servers to ask; nil for the system's.
     var dnsServers: [DNSServer]?
+    /// control/dkimdomains: nil when there is none (nothing is signed).
+    var dkimDomains: DKIMDomains?
+    /// control/mtasts: MTA-STS for MX deliveries (RFC 8461).
+    var mtasts: Bool
+    /// control/mtastscafile: the CAs MTA-STS trusts (policy fetches and MX
+    /// certificates under a policy); nil: the system's store.
+    var mtastsCAFile: String?
+    /// Where fetched MTA-STS policies are kept ($QMAILHOME/queue/lock/mtasts).
+    var mtastsCache: MTASTSCache
 
     init(
         helohost: [UInt8], esmtp: Bool = true, routes: SMTPRoutes = SMTPRoutes(), timeoutConnect: Int = 60,
         timeoutRemote: Int = 1200, connectTimeouts: ConnectTimeoutTable? = nil,
         dnsServers: [DNSServer]? = nil, outgoingIPv4: IPAddress? = nil, outgoingIPv6: IPAddress? = nil,
         addressPreference: AddressPreference = .any, tlsPolicy: TLSPolicy = TLSPolicy(),
-        clientCertificate: String? = nil, tlsCiphers: String? = nil
+        clientCertificate: String? = nil, tlsCiphers: String? = nil, dkimDomains: DKIMDomains? = nil,
+        mtasts: Bool = false, mtastsCAFile: String? = nil,
+        mtastsCache: MTASTSCache = MTASTSCache(directory: "/var/qmail/queue/lock/mtasts")
     ) {
+        self.mtasts = mtasts
+        self.mtastsCAFile = mtastsCAFile
+        self.mtastsCache = mtastsCache
         self.tlsPolicy = tlsPolicy
         self.clientCertificate = clientCertificate
         self.tlsCiphers = tlsCiphers
@@ -60,6 +74,7 @@ public struct Configuration: Sendable {
         self.timeoutRemote = timeoutRemote
         self.connectTimeouts = connectTimeouts
         self.dnsServers = dnsServers
+        self.dkimDomains = dkimDomains
     }
 
     /// Why the installation cannot be used; each is one report.
@@ -105,6 +120,7 @@ public struct Configuration: Sendable {
             if ASCII.containsControl(helohost) {
                 throw ControlError(file: control + "/helohost", reason: "contains a control character")
             }
+            let mtasts = try ControlFile.number(at: control + "/mtasts", fallback: 0) != 0
             var routes = SMTPRoutes()
             if let lines = try ControlFile.lines(at: control + "/smtproutes") {
                 routes = try SMTPRoutes(lines: lines, file: control + "/smtproutes")
@@ -130,7 +146,13 @@ public struct Configuration: Sendable {
                     ? control + "/clientcert.pem" : nil,
                 tlsCiphers: try ControlFile.firstLine(at: control + "/tlsclientciphers").flatMap {
                     $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self)
-                })
+                },
+                dkimDomains: try DKIMDomains.load(
+                    controlDirectory: control, spoolDirectory: environment.temporaryDirectory),
+                mtasts: mtasts,
+                mtastsCAFile: mtasts && ControlFile.exists(at: control + "/mtastscafile")
+                    ? control + "/mtastscafile" : nil,
+                mtastsCache: MTASTSCache(directory: home + "/queue/lock/mtasts"))
         } catch {
             throw .control(error)
         }

@@ -1,5 +1,6 @@
-// The environment variables the core reads: QMAILHOME, CONTROLDIR and
-// QMAILREMOTE_DNS. A value type so tests and the gateway can pass their own.
+// The environment variables the core reads: QMAILHOME, CONTROLDIR,
+// QMAILREMOTE_DNS and TMPDIR. A value type so tests and the gateway can pass
+// their own.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,13 +10,19 @@ public struct Environment: Sendable {
     public var qmailHome: String
     public var controlDirectory: String
     public var dnsSetting: String?
+    /// Where a piped message is spooled to be signed ($TMPDIR, else /tmp).
+    public var temporaryDirectory: String
 
-    public init(qmailHome: String = "/var/qmail", controlDirectory: String? = nil, dnsSetting: String? = nil) {
+    public init(
+        qmailHome: String = "/var/qmail", controlDirectory: String? = nil, dnsSetting: String? = nil,
+        temporaryDirectory: String? = nil
+    ) {
         self.qmailHome = qmailHome
         // A relative CONTROLDIR is taken inside QMAILHOME, where qmail looks.
         let control = controlDirectory ?? "control"
         self.controlDirectory = control.hasPrefix("/") ? control : qmailHome + "/" + control
         self.dnsSetting = dnsSetting
+        self.temporaryDirectory = temporaryDirectory ?? "/tmp"
     }
 
     /// The process environment; an empty variable counts as unset.
@@ -28,6 +35,7 @@ public struct Environment: Sendable {
         return Environment(
             qmailHome: value("QMAILHOME") ?? "/var/qmail",
             controlDirectory: value("CONTROLDIR"),
-            dnsSetting: value("QMAILREMOTE_DNS"))
+            dnsSetting: value("QMAILREMOTE_DNS"),
+            temporaryDirectory: value("TMPDIR"))
     }
 }

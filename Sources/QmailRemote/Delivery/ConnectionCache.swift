@@ -34,12 +34,12 @@ public final class ConnectionCache: @unchecked Sendable {
 
     private struct Idle {
         let session: SMTPSession
-        let since: ContinuousClock.Instant
+        /// When it was put, on MonotonicClock.
+        let since: Duration
     }
 
     private let lock = Lock()
     private let changed = Condition()
-    private let clock = ContinuousClock()
     private var idle: [SessionKey: [Idle]] = [:]
     private var counts = Counts()
     private var reaperRunning = false
@@ -85,7 +85,7 @@ public final class ConnectionCache: @unchecked Sendable {
                 return last
             }
             guard let found else { return nil }
-            if found.session.isIdle && found.since.duration(to: clock.now) < idleTimeout { return found.session }
+            if found.session.isIdle && MonotonicClock.now - found.since < idleTimeout { return found.session }
             found.session.close(quit: false)
         }
     }
@@ -98,7 +98,7 @@ public final class ConnectionCache: @unchecked Sendable {
             guard idleNow, reuseEnabled, !shut, session.messagesCarried < messagesPerConnection,
                 idle[key, default: []].count < connectionsPerDestination
             else { return false }
-            idle[key, default: []].append(Idle(session: session, since: clock.now))
+            idle[key, default: []].append(Idle(session: session, since: MonotonicClock.now))
             changed.signal()
             return true
         }
@@ -152,9 +152,9 @@ public final class ConnectionCache: @unchecked Sendable {
         while true {
             let expired: [Idle]? = lock.withLock {
                 while !shut && !idle.isEmpty {
-                    let now = clock.now
+                    let now = MonotonicClock.now
                     var expired: [Idle] = []
-                    var next: ContinuousClock.Instant?
+                    var next: Duration?
                     for (key, entries) in idle {
                         let (old, young) = (
                             entries.filter { $0.since + idleTimeout <= now },
@@ -165,7 +165,7 @@ public final class ConnectionCache: @unchecked Sendable {
                         if let first = young.first?.since, next.map({ first < $0 }) ?? true { next = first }
                     }
                     if !expired.isEmpty { return expired }
-                    if let next { lock.wait(on: changed, timeout: now.duration(to: next + idleTimeout)) }
+                    if let next { lock.wait(on: changed, timeout: next + idleTimeout - now) }
                 }
                 reaperRunning = false
                 changed.broadcast()

@@ -1,7 +1,7 @@
 // The seam between a delivery and the network: how a connection to a server
 // is opened and how TLS is started on it. SystemConnector is the real one
 // (POSIX sockets, OpenSSL); unit tests give scripted connections. What TLS
-// needs (the plan: level, CA file, name, later DANE records) comes in whole.
+// needs (the plan: level, CA file, name, DANE's TLSA records) comes in whole.
 
 import QmailSupport
 
@@ -35,10 +35,14 @@ struct SystemConnector: Connector {
 
     func secure(_ connection: any Connection, plan: TLSPlan) -> Result<SecuredConnection, TLSFailure> {
         guard let socket = connection as? SocketConnection else { return .failure(.failed("not a socket")) }
+        let dane = plan.level == .dane && !plan.tlsa.isEmpty
         return TLSContextCache.context(
-            caFile: plan.caFile, clientCertificate: plan.clientCertificate, ciphers: plan.ciphers
+            caFile: plan.caFile, clientCertificate: plan.clientCertificate, ciphers: plan.ciphers, dane: dane
         )
-        .flatMap { TLSConnection.handshake(over: socket, context: $0, serverName: plan.serverName) }
+        .flatMap {
+            TLSConnection.handshake(
+                over: socket, context: $0, serverName: plan.serverName, tlsa: dane ? plan.tlsa : [])
+        }
         .map { SecuredConnection(connection: $0, summary: $0.summary) }
     }
 }

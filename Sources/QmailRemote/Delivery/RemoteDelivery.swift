@@ -1,12 +1,19 @@
 // The delivery core's entry point: one envelope, one message, one
-// configuration in; one DeliveryReport out. Checks the arguments, finds the
-// servers, then tries them in order: first a connection kept in the cache
+// configuration in; one DeliveryReport out. Checks the arguments, signs the
+// message when control/dkimdomains says so (Signing/), finds the servers (less
+// those the caller's destination filter refuses), then tries them in order:
+// first a connection kept in the cache
 // (the gateway's), then new connections honouring the tcpto tables and
 // timeoutconnect, each running one SMTP conversation; under TLS "may" a
-// failed handshake is followed by one more connection in plain text. Never
+// failed handshake is followed by one more connection in plain text. Each
+// server's TLS comes from TLSPlanner (tlspolicy, DANE, MTA-STS). Never
 // throws: every failure is a report.
 
 import QmailSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum RemoteDelivery {
     /// Delivers `message` as `qmail-remote host sender recipients...` would.
@@ -19,13 +26,14 @@ public enum RemoteDelivery {
         deliver(
             request, message: message, configuration: configuration,
             resolver: resolver ?? SystemResolver(servers: configuration.dnsServers), connector: SystemConnector(),
-            connections: connections)
+            connections: connections, policyFetcher: HTTPSPolicyFetcher())
     }
 
     static func deliver(
         _ request: DeliveryRequest, message: some MessageSource, configuration: Configuration,
         resolver: any Resolver, connector: some Connector, connections: ConnectionCache?,
-        localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current
+        localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current,
+        policyFetcher: any PolicyFetcher = HTTPSPolicyFetcher(), now: @escaping () -> Int = { Int(time(nil)) }
     ) -> DeliveryReport {
         if let problem = MailboxText.problem(in: request.sender) {
             return DeliveryReport(failure: LocalFailure.unsendableSender(problem).report)
@@ -39,20 +47,69 @@ public enum RemoteDelivery {
         guard HostName.isDeliverable(request.host, ipv6: configuration.esmtp) else {
             return DeliveryReport(failure: LocalFailure.noSuchHost(request.host).report)
         }
+        guard let dkimDomains = configuration.dkimDomains else {
+            return send(
+                request, message: message, recipients: recipients, configuration: configuration, resolver: resolver,
+                connector: connector, connections: connections, localAddresses: localAddresses,
+                policyFetcher: policyFetcher, now: now)
+        }
+        switch MessageSigning.sign(message, sender: request.sender, domains: dkimDomains) {
+        case .unsigned(let unsigned):
+            return send(
+                request, message: unsigned, recipients: recipients, configuration: configuration, resolver: resolver,
+                connector: connector, connections: connections, localAddresses: localAddresses,
+                policyFetcher: policyFetcher, now: now)
+        case .signed(let signed, let signatures):
+            var report = send(
+                request, message: signed, recipients: recipients, configuration: configuration, resolver: resolver,
+                connector: connector, connections: connections, localAddresses: localAddresses,
+                policyFetcher: policyFetcher, now: now)
+            report.signatures = signatures
+            return report
+        case .failed(let failure, let diagnostic):
+            var report = DeliveryReport(failure: failure.report)
+            report.diagnostic = diagnostic
+            return report
+        }
+    }
 
+    /// From the checked request on: the route, the servers, the tries.
+    private static func send(
+        _ request: DeliveryRequest, message: some MessageSource,
+        recipients: [(address: [UInt8], problem: MailboxText.Problem?)], configuration: Configuration,
+        resolver: any Resolver, connector: some Connector, connections: ConnectionCache?,
+        localAddresses: @escaping () -> Set<IPAddress>?, policyFetcher: any PolicyFetcher, now: @escaping () -> Int
+    ) -> DeliveryReport {
         let route = configuration.routes.route(for: request.host)
         let finder = MailExchangers(
             resolver: resolver, ipv6: configuration.esmtp, preference: configuration.addressPreference,
+            dnssec: TLSPlanner.needsDNSSEC(host: request.host, configuration: configuration),
             localAddresses: localAddresses)
-        let destinations: DestinationList
+        var destinations: DestinationList
         switch finder.destinations(for: request.host, route: route) {
         case .success(let found): destinations = found
         case .failure(let failure): return DeliveryReport(failure: failure.report)
         }
+        if let filter = request.destinationFilter, !destinations.routed {
+            switch filter.apply(to: destinations.servers) {
+            case .success(let kept): destinations.servers = kept
+            case .failure(let failure): return DeliveryReport(failure: failure.report)
+            }
+        }
 
+        var mtasts: MTASTSPolicy?
+        if TLSPlanner.wantsMTASTS(host: request.host, routed: destinations.routed, configuration: configuration) {
+            mtasts = MTASTSLookup(
+                resolver: resolver, cache: configuration.mtastsCache, fetcher: policyFetcher,
+                caFile: configuration.mtastsCAFile, timeout: configuration.timeoutRemote,
+                connectTimeout: configuration.timeoutConnect, now: now
+            ).policy(for: request.host)
+        }
+        let planner = TLSPlanner(
+            configuration: configuration, host: request.host, resolver: resolver, mtasts: mtasts)
         let attempt = Attempt(
             request: request, recipients: recipients, configuration: configuration, credentials: route?.credentials,
-            port: destinations.port, connector: connector, connections: connections)
+            port: destinations.port, connector: connector, connections: connections, planner: planner)
         if let report = attempt.reuse(destinations.servers, message: message) { return report }
         return attempt.connect(destinations.servers, message: message)
     }
@@ -67,6 +124,7 @@ private struct Attempt<Network: Connector> {
     let port: UInt16
     let connector: Network
     let connections: ConnectionCache?
+    let planner: TLSPlanner
 
     /// A cached connection to any of the servers, in their order. One that
     /// turns out stale sends the delivery on to new connections, as if the
@@ -74,9 +132,7 @@ private struct Attempt<Network: Connector> {
     func reuse(_ servers: [Destination], message: some MessageSource) -> DeliveryReport? {
         guard let connections, connections.reuseEnabled else { return nil }
         for server in servers {
-            guard
-                case .success(let plan) = TLSPlan.plan(
-                    for: server, host: request.host, port: port, configuration: configuration),
+            guard case .plan(let plan) = planner.verdict(for: server, port: port),
                 let session = connections.take(key(server, plan))
             else { continue }
             var conversation = conversation(
@@ -101,13 +157,18 @@ private struct Attempt<Network: Connector> {
     /// are skipped (tcpto); the first conversation that starts is the report.
     func connect(_ servers: [Destination], message: some MessageSource) -> DeliveryReport {
         let table = configuration.connectTimeouts
+        // Why a server a policy ruled out was skipped: the report if no other delivers.
+        var policyRefusal: LocalFailure?
         servers: for server in servers {
             let verdict = table?.verdict(for: server.address) ?? .unknown
             if verdict == .skip { continue }
             var plan: TLSPlan
-            switch TLSPlan.plan(for: server, host: request.host, port: port, configuration: configuration) {
-            case .success(let planned): plan = planned
-            case .failure(let failure): return DeliveryReport(failure: failure.report)
+            switch planner.verdict(for: server, port: port) {
+            case .plan(let planned): plan = planned
+            case .skip(let refusal):
+                policyRefusal = refusal
+                continue servers
+            case .fail(let failure): return DeliveryReport(failure: failure.report)
             }
             // Twice at most: the second time in plain text, after a failed
             // handshake under "may".
@@ -139,12 +200,15 @@ private struct Attempt<Network: Connector> {
                     return report
                 case .retryInPlainText:
                     plan.level = .none
+                    if plan.testing != nil && plan.testing?.problem == nil {
+                        plan.testing?.problem = "the TLS handshake failed"
+                    }
                 case .stale:
                     preconditionFailure("a new connection is never stale")
                 }
             }
         }
-        return DeliveryReport(failure: LocalFailure.noConnection.report)
+        return DeliveryReport(failure: (policyRefusal ?? LocalFailure.noConnection).report)
     }
 
     private func conversation(

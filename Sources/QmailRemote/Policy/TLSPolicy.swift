@@ -3,7 +3,8 @@
 // patch's files for the server's name (control/tlshosts/<name>.pem: verify
 // against that CA; control/notlshosts/<name>: never), else "may". The
 // patch's directories are listed and compared, never opened by a name that
-// came from DNS. What one connection then does is its TLSPlan.
+// came from DNS. DANE's levels (dane, dane-only) and MTA-STS are weighed by
+// TLSPlanner; what one connection then does is its TLSPlan.
 
 import QmailSupport
 
@@ -16,18 +17,32 @@ enum TLSLevel: String, Sendable, Equatable {
     case encrypt
     /// TLS required, the chain and the name checked.
     case verify
+    /// Opportunistic DANE (RFC 7672): where usable TLSA records are, TLS is
+    /// required and the certificate must match one; elsewhere as `may`. In a
+    /// TLSPlan: TLS required, the certificate matched against its records.
+    case dane
+    /// DANE or nothing: without usable TLSA records no delivery. Never in a plan.
+    case daneOnly = "dane-only"
 
-    var isRequired: Bool { self == .encrypt || self == .verify }
+    /// In a plan: TLS must be in place before anything of the message goes out.
+    var isRequired: Bool { self == .encrypt || self == .verify || self == .dane || self == .daneOnly }
+
+    /// A DANE level of tlspolicy (TLSA records are looked up).
+    var isDANE: Bool { self == .dane || self == .daneOnly }
 }
 
 struct TLSRequirement: Sendable, Equatable {
     var level: TLSLevel
     /// Trusted CAs for `verify`; nil: the system's store.
     var caFile: String?
+    /// Said by the installation (a tlspolicy line, tlshosts/, notlshosts/),
+    /// not the default `may`.
+    var explicit: Bool
 
-    init(level: TLSLevel, caFile: String? = nil) {
+    init(level: TLSLevel, caFile: String? = nil, explicit: Bool = true) {
         self.level = level
         self.caFile = caFile
+        self.explicit = explicit
     }
 }
 
@@ -60,7 +75,8 @@ struct TLSPolicy: Sendable, Equatable {
                 let level = TLSLevel(rawValue: String(decoding: ASCII.lowercased(Array(fields[1])), as: UTF8.self))
             else {
                 throw ControlError(
-                    file: file, reason: "line \(number + 1): give domain:none|may|encrypt|verify[:cafile]")
+                    file: file,
+                    reason: "line \(number + 1): give domain:none|may|encrypt|verify|dane|dane-only[:cafile]")
             }
             var caFile: String?
             if fields.count == 3, !fields[2].isEmpty {
@@ -80,6 +96,10 @@ struct TLSPolicy: Sendable, Equatable {
             return TLSRequirement(level: .verify, caFile: controlDirectory + "/tlshosts/" + entry)
         }
         if noTLSHosts.contains(name) { return TLSRequirement(level: .none) }
-        return TLSRequirement(level: .may)
+        return TLSRequirement(level: .may, explicit: false)
     }
+
+    /// The tlspolicy line for a delivery to `host`, if one matches (the
+    /// domain's level, before any server is known).
+    func line(for host: [UInt8]) -> TLSRequirement? { table.lookup(host) }
 }

@@ -52,6 +52,23 @@ public enum LocalFailure: Error, Sendable, Equatable {
     /// Ours: the caller stopped waiting (a gateway at its drain deadline)
     /// after the final dot went out and before its reply: maybe delivered.
     case stoppedAwaitingFinalReply
+    /// Ours: DANE or MTA-STS requires TLS and the server does not offer STARTTLS.
+    case startTLSNotOfferedUnderPolicy(IPAddress, PolicyRequirement)
+    /// Ours: DANE, and the server's certificate matches none of its TLSA records.
+    case noTLSAMatch(IPAddress, name: [UInt8], reason: String)
+    /// Ours: MTA-STS enforce, and the certificate did not pass for the MX host's name.
+    case certificateNotVerifiedUnderPolicy(IPAddress, name: [UInt8], reason: String, domain: [UInt8])
+    /// Ours: tlspolicy dane-only, and DNSSEC does not vouch for the server's name or addresses.
+    case daneInsecure([UInt8])
+    /// Ours: tlspolicy dane-only, and the server has no usable TLSA records.
+    case noUsableTLSA([UInt8])
+    /// Ours: the TLSA lookup for a server failed (SERVFAIL, a bogus answer, a time-out).
+    case tlsaLookupFailed([UInt8])
+    /// Ours: MTA-STS enforce, and the MX host is not one the policy names.
+    case notInMTASTSPolicy([UInt8], domain: [UInt8])
+    /// Ours: the caller's destination filter (the gateway's outbound policy)
+    /// refused every address the host led to; no connection was made.
+    case destinationNotAllowed(IPAddress, reason: String)
 
     public var report: Report {
         switch self {
@@ -134,11 +151,66 @@ public enum LocalFailure: Error, Sendable, Equatable {
                 .messageDeferred,
                 "Stopped waiting for the reply to the end of the message; it may have been delivered. Possible duplicate! (#4.4.2)\n"
             )
+        case .startTLSNotOfferedUnderPolicy(let ip, let requirement):
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but it does not offer STARTTLS, and \(requirement.phrase) TLS. (#4.7.5)\n")
+        case .noTLSAMatch(let ip, let name, let reason):
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but its certificate matches no TLSA record of \(Self.printable(name)): \(Self.printable(reason)). (#4.7.5)\n"
+            )
+        case .certificateNotVerifiedUnderPolicy(let ip, let name, let reason, let domain):
+            return Report(
+                .messageDeferred,
+                "Connected to \(ip) but its certificate for \(Self.printable(name)) was not verified: \(Self.printable(reason)), and the MTA-STS policy of \(Self.printable(domain)) requires it. (#4.7.5)\n"
+            )
+        case .daneInsecure(let name):
+            return Report(
+                .messageDeferred,
+                "Sorry, DNSSEC does not vouch for the MX or address records of \(Self.printable(name)), and tlspolicy is dane-only. (#4.7.5)\n"
+            )
+        case .noUsableTLSA(let name):
+            return Report(
+                .messageDeferred,
+                "Sorry, \(Self.printable(name)) has no usable TLSA records, and tlspolicy is dane-only. (#4.7.5)\n")
+        case .tlsaLookupFailed(let name):
+            return Report(
+                .messageDeferred,
+                "Sorry, the TLSA lookup for \(Self.printable(name)) failed, so it cannot be authenticated. (#4.7.5)\n")
+        case .notInMTASTSPolicy(let name, let domain):
+            return Report(
+                .messageDeferred,
+                "Sorry, \(Self.printable(name)) is not one of the MX hosts in the MTA-STS policy of \(Self.printable(domain)). (#4.7.5)\n"
+            )
+        case .destinationNotAllowed(let ip, let reason):
+            return Report(
+                .messageFailed,
+                "Sorry, \(ip) is \(Self.printable(reason)), and the destination policy does not allow delivery there. (#5.7.1)\n"
+            )
         }
     }
+
+    /// A name from DNS or the envelope, with unprintable bytes as '?'.
+    static func printable(_ name: [UInt8]) -> String { printable(String(decoding: name, as: UTF8.self)) }
 
     /// Text from outside (a name, OpenSSL's words) with bytes below 32 or above 126 as '?'.
     static func printable(_ text: String) -> String {
         String(decoding: text.utf8.map { $0 < 32 || $0 > 126 ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    }
+}
+
+/// Who requires TLS of a server, in a report's words.
+public enum PolicyRequirement: Sendable, Equatable {
+    /// The TLSA records of this MX host (DANE).
+    case dane([UInt8])
+    /// The MTA-STS policy (enforce) of this recipient domain.
+    case mtaSTS([UInt8])
+
+    var phrase: String {
+        switch self {
+        case .dane(let name): return "the TLSA records of \(LocalFailure.printable(name)) require"
+        case .mtaSTS(let domain): return "the MTA-STS policy of \(LocalFailure.printable(domain)) requires"
+        }
     }
 }

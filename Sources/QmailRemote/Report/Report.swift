@@ -1,8 +1,8 @@
 // The outcome of a delivery as qmail-remote reports it: recipient reports in
 // argument order, then exactly one message report. Outcomes are data; the
 // qmail byte form (letter, text, NUL) is `qmailBytes`. What the gateway and a
-// queue also want to know (TLS, reuse, a possible duplicate) rides along
-// outside those bytes.
+// queue also want to know (TLS, reuse, a possible duplicate, DKIM signatures)
+// rides along outside those bytes.
 
 public enum ReportLetter: UInt8, Sendable, Equatable {
     case recipientAccepted = 0x72  // r
@@ -41,6 +41,11 @@ public struct DeliveryReport: Sendable, Equatable {
     public var possibleDuplicate = false
     /// The conversation ran on a connection reused from the cache.
     public var reused = false
+    /// The DKIM signatures put in front of the message (control/dkimdomains).
+    public var signatures: [DKIMSignatureSummary] = []
+    /// One line for stderr saying what is wrong with the installation when
+    /// that is why the mail waits (a signing key); never part of the bytes.
+    public var diagnostic: String?
 
     public init(recipientReports: [Report], messageReport: Report) {
         precondition(

@@ -3,7 +3,9 @@
 // the host's own addresses, then the rule that drops this machine and
 // everything not better than it. In ESMTP mode each name has A and AAAA
 // records, ordered by control/addresspreference; classic mode is IPv4 only.
-// The outcome is the servers to try, or the one report to print.
+// For DANE the lookups are validated, and each server says whether its name
+// and addresses came with DNSSEC's AD bit. The outcome is the servers to try,
+// or the one report to print.
 
 import QmailSupport
 
@@ -13,11 +15,15 @@ struct Destination: Sendable, Equatable {
     /// The server's name, for TLS (SNI, the certificate check, tlshosts):
     /// the MX host, the relay, the host itself, or an address's text.
     let name: [UInt8]
+    /// DNSSEC vouched for the name (the MX RRset, or the relay from
+    /// smtproutes) and for its addresses: its TLSA records may count (DANE).
+    let secure: Bool
 
-    init(address: IPAddress, preference: Int, name: [UInt8]) {
+    init(address: IPAddress, preference: Int, name: [UInt8], secure: Bool = false) {
         self.address = address
         self.preference = preference
         self.name = name
+        self.secure = secure
     }
 }
 
@@ -35,15 +41,18 @@ struct MailExchangers {
     /// A and AAAA (ESMTP mode), or A only (classic).
     let ipv6: Bool
     let preference: AddressPreference
+    /// Validated lookups (DO bit, AD bit read), for DANE; else plain ones.
+    let dnssec: Bool
 
     init(
-        resolver: any Resolver, ipv6: Bool = false, preference: AddressPreference = .any,
+        resolver: any Resolver, ipv6: Bool = false, preference: AddressPreference = .any, dnssec: Bool = false,
         localAddresses: @escaping () -> Set<IPAddress>? = LocalAddresses.current
     ) {
         self.resolver = resolver
         self.localAddresses = localAddresses
         self.ipv6 = ipv6
         self.preference = preference
+        self.dnssec = dnssec
     }
 
     /// Servers to try with their port, or the failure to report.
@@ -55,10 +64,12 @@ struct MailExchangers {
                 if usable([address]).isEmpty { return .failure(.noMailExchanger) }
                 return .success(DestinationList(servers: [server], port: route.port, routed: true))
             case .name(let name):
-                return relayAddresses(name).map {
+                // The relay's name is the installation's: secure when its addresses are.
+                return relayAddresses(name).map { found in
                     DestinationList(
-                        servers: $0.map { Destination(address: $0, preference: 0, name: name) }, port: route.port,
-                        routed: true)
+                        servers: found.addresses.map {
+                            Destination(address: $0, preference: 0, name: name, secure: found.secure)
+                        }, port: route.port, routed: true)
                 }
             case .mailExchangers: break
             }
@@ -78,9 +89,10 @@ struct MailExchangers {
     }
 
     /// A relay name: its own addresses only, never MX.
-    private func relayAddresses(_ name: [UInt8]) -> Result<[IPAddress], LocalFailure> {
-        switch addresses(of: name) {
-        case .records(let addresses): return .success(addresses)
+    private func relayAddresses(_ name: [UInt8]) -> Result<(addresses: [IPAddress], secure: Bool), LocalFailure> {
+        let found = addresses(of: name)
+        switch found.answer {
+        case .records(let addresses): return .success((addresses, found.secure))
         case .noSuchDomain, .noRecords: return .failure(.noSuchHost(name))
         case .temporaryFailure: return .failure(.temporaryDNSFailure)
         }
@@ -88,36 +100,54 @@ struct MailExchangers {
 
     /// The addresses of one name: A, and AAAA in ESMTP mode, in the preferred
     /// order. A failure of one kind never hides a good answer of the other.
-    func addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
-        let v4 = resolver.ipv4Addresses(of: name)
+    /// Secure (validated lookups only) when every answer that gave addresses was.
+    func addresses(of name: [UInt8]) -> ValidatedAnswer<IPAddress> {
+        let v4 =
+            dnssec
+            ? resolver.validatedIPv4Addresses(of: name)
+            : ValidatedAnswer(resolver.ipv4Addresses(of: name), secure: false)
         guard ipv6 else { return v4 }
-        let v6 = resolver.ipv6Addresses(of: name)
+        let v6 =
+            dnssec
+            ? resolver.validatedIPv6Addresses(of: name)
+            : ValidatedAnswer(resolver.ipv6Addresses(of: name), secure: false)
         var four: [IPAddress] = [], six: [IPAddress] = []
-        if case .records(let found) = v4 { four = found }
-        if case .records(let found) = v6 { six = found }
+        if case .records(let found) = v4.answer { four = found }
+        if case .records(let found) = v6.answer { six = found }
         if four.isEmpty && six.isEmpty {
-            if case .temporaryFailure = v4 { return .temporaryFailure }
-            if case .temporaryFailure = v6 { return .temporaryFailure }
-            if case .noSuchDomain = v4 { return .noSuchDomain }
-            if case .noSuchDomain = v6 { return .noSuchDomain }
-            return .noRecords
+            if case .temporaryFailure = v4.answer { return ValidatedAnswer(.temporaryFailure, secure: false) }
+            if case .temporaryFailure = v6.answer { return ValidatedAnswer(.temporaryFailure, secure: false) }
+            if case .noSuchDomain = v4.answer { return ValidatedAnswer(.noSuchDomain, secure: false) }
+            if case .noSuchDomain = v6.answer { return ValidatedAnswer(.noSuchDomain, secure: false) }
+            return ValidatedAnswer(.noRecords, secure: false)
         }
+        let secure = (four.isEmpty || v4.secure) && (six.isEmpty || v6.secure)
         switch preference {
-        case .ipv4: return .records(four + six)
-        case .ipv6: return .records(six + four)
-        case .any: return .records(Bool.random() ? four + six : six + four)
+        case .ipv4: return ValidatedAnswer(.records(four + six), secure: secure)
+        case .ipv6: return ValidatedAnswer(.records(six + four), secure: secure)
+        case .any: return ValidatedAnswer(.records(Bool.random() ? four + six : six + four), secure: secure)
         }
     }
 
     private func lookUpMailExchangers(_ host: [UInt8]) -> Result<[Destination], LocalFailure> {
         let records: [MXRecord]
-        switch resolver.mailExchangers(of: host) {
+        let answer =
+            dnssec
+            ? resolver.validatedMailExchangers(of: host)
+            : ValidatedAnswer(resolver.mailExchangers(of: host), secure: false)
+        switch answer.answer {
         case .records(let found): records = found
         case .noSuchDomain: return .failure(.noSuchHost(host))
         case .temporaryFailure: return .failure(.temporaryDNSFailure)
         case .noRecords:
-            switch addresses(of: host) {
-            case .records(let found): return .success(found.map { Destination(address: $0, preference: 0, name: host) })
+            // No MX: the host is its own mail host, secure when the denial and its addresses are.
+            let found = addresses(of: host)
+            switch found.answer {
+            case .records(let addresses):
+                return .success(
+                    addresses.map {
+                        Destination(address: $0, preference: 0, name: host, secure: answer.secure && found.secure)
+                    })
             case .noSuchDomain, .noRecords: return .failure(.noSuchHost(host))
             case .temporaryFailure: return .failure(.temporaryDNSFailure)
             }
@@ -131,10 +161,13 @@ struct MailExchangers {
         var destinations: [Destination] = []
         var sawTemporaryFailure = false
         for record in ordered where !record.exchange.isEmpty {
-            switch addresses(of: record.exchange) {
+            let found = addresses(of: record.exchange)
+            switch found.answer {
             case .records(let addresses):
                 destinations += addresses.map {
-                    Destination(address: $0, preference: record.preference, name: record.exchange)
+                    Destination(
+                        address: $0, preference: record.preference, name: record.exchange,
+                        secure: answer.secure && found.secure)
                 }
             case .temporaryFailure: sawTemporaryFailure = true
             case .noSuchDomain, .noRecords: continue

@@ -1,5 +1,6 @@
 // Where the message body comes from: read once, front to back, in chunks.
-// The command reads standard input (a pipe or a file; never seeked or mapped).
+// The command reads standard input (a pipe or a file; never seeked or mapped);
+// a regular file can also be read again from its start, with pread.
 
 #if canImport(Glibc)
 import Glibc
@@ -14,10 +15,16 @@ public protocol MessageSource: AnyObject {
     /// BODY=8BITMIME when offered). Asked only when a server offers SIZE or
     /// 8BITMIME.
     func facts() -> MessageFacts?
+    /// Another reader of the same message from its first byte, independent
+    /// of this one (a DKIM signature is made in a pass before the message is
+    /// sent); nil when the message can be read only once (a pipe). Asked
+    /// before the first `read`.
+    func readerFromStart() -> (any MessageSource)?
 }
 
 extension MessageSource {
     public func facts() -> MessageFacts? { nil }
+    public func readerFromStart() -> (any MessageSource)? { nil }
 }
 
 /// What SIZE= and BODY=8BITMIME need to know of a message.
@@ -60,23 +67,10 @@ public final class FileDescriptorMessage: MessageSource {
         }
     }
 
+    /// For a regular file, a pread reader from the current offset.
+    public func readerFromStart() -> (any MessageSource)? { FileRegionMessage(fd: fd) }
+
     /// Known for a regular file (qmail hands qmail-remote the queue file):
     /// read with pread from the current offset, which stays where it is.
-    public func facts() -> MessageFacts? {
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let start = lseek(fd, 0, SEEK_CUR)
-        guard start >= 0 else { return nil }
-        var facts = MessageFacts(size: 0, eightBit: false)
-        var chunk = [UInt8](unsafeUninitializedCapacity: 65536) { $1 = 65536 }
-        var offset = start
-        while true {
-            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 { return nil }
-            if count == 0 { return facts }
-            chunk.withUnsafeBytes { facts.scan(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            offset += off_t(count)
-        }
-    }
+    public func facts() -> MessageFacts? { FileRegionMessage(fd: fd)?.facts() }
 }

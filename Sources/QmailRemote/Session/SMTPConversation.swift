@@ -115,6 +115,8 @@ struct SMTPConversation {
     /// The route's login, if any (ESMTP only).
     let credentials: Credentials?
     let opening: Opening
+    /// The TLS plan of a fresh connection (a reused one's is behind it: none).
+    let plan: TLSPlan
     /// After a 250 to the final dot, end with `.keep` instead of QUIT.
     let mayKeep: Bool
 
@@ -131,6 +133,8 @@ struct SMTPConversation {
     var nextRecipient = 0
     var anyRecipientAccepted = false
     var pipeline = Pipeline()
+    /// Under MTA-STS testing, what enforce would have refused (for the report).
+    var policyProblem: String?
 
     init(
         ip: IPAddress, helohost: [UInt8], sender: [UInt8],
@@ -149,17 +153,17 @@ struct SMTPConversation {
             extensions = offered
             self.tls = tls
         }
+        if case .fresh(let plan) = opening {
+            self.plan = plan
+            policyProblem = plan.testing?.problem
+        } else {
+            plan = TLSPlan(level: .none)
+        }
     }
 
     var reused: Bool {
         if case .reused = opening { return true }
         return false
-    }
-
-    /// The TLS plan of a fresh connection (a reused one's is behind it).
-    var plan: TLSPlan {
-        if case .fresh(let plan) = opening { return plan }
-        return TLSPlan(level: .none)
     }
 
     /// The first action.
@@ -231,6 +235,16 @@ struct SMTPConversation {
 
     /// Ends with `report` as the message report.
     mutating func finish(_ report: Report, _ disposal: Disposal, possibleDuplicate: Bool = false) -> Action {
+        var report = report
+        if let problem = policyProblem, let testing = plan.testing {
+            // MTA-STS testing (RFC 8461 5): delivered as without a policy, and said.
+            report = Report(
+                report.letter,
+                report.text
+                    + Array(
+                        "MTA-STS policy of \(LocalFailure.printable(testing.domain)) (testing) would have refused this: \(problem).\n"
+                            .utf8))
+        }
         var delivery = DeliveryReport(recipientReports: recipientReports, messageReport: report)
         delivery.tls = tls
         delivery.reused = reused

@@ -108,11 +108,10 @@ final class SocketConnection: Connection {
 
     /// Waits for `events`, restarting after signals with the time that is left.
     private static func wait(fd: Int32, for events: Int16, milliseconds: Int32) -> Readiness {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .milliseconds(milliseconds)
+        let deadline = MonotonicClock.now + .milliseconds(milliseconds)
         while true {
             var pollfd = Glibc.pollfd(fd: fd, events: events, revents: 0)
-            let left = clock.now.duration(to: deadline).components
+            let left = (deadline - MonotonicClock.now).components
             let leftMilliseconds = max(0, left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000)
             let result = poll(&pollfd, 1, Int32(clamping: leftMilliseconds))
             if result > 0 { return .ready }

@@ -2,7 +2,8 @@
 // handshake, reads and writes all bounded by the socket's deadlines
 // (SO_RCVTIMEO/SO_SNDTIMEO on a blocking socket), and a clean end with
 // close_notify. The certificate is checked after the handshake, so one
-// handshake serves every policy; TLSSummary says what was agreed.
+// handshake serves every policy (a CA chain and name, or DANE's TLSA records
+// through OpenSSL's own DANE); TLSSummary says what was agreed.
 
 internal import CTLS
 import QmailSupport
@@ -19,12 +20,17 @@ public struct TLSSummary: Sendable, Equatable {
     public let verified: Bool
     /// Why it was not verified (OpenSSL's words), when it was not.
     public let verifyProblem: String?
+    /// Which policy decided this connection's TLS.
+    public var policy: TLSPolicySource = .opportunistic
+    /// DANE: the TLSA record the certificate chain matched.
+    public let matchedTLSA: TLSARecord?
 
-    init(version: String, cipher: String, verified: Bool, verifyProblem: String?) {
+    init(version: String, cipher: String, verified: Bool, verifyProblem: String?, matchedTLSA: TLSARecord? = nil) {
         self.version = version
         self.cipher = cipher
         self.verified = verified
         self.verifyProblem = verifyProblem
+        self.matchedTLSA = matchedTLSA
     }
 }
 
@@ -42,16 +48,23 @@ final class TLSConnection: Connection {
     let summary: TLSSummary
 
     /// Shakes hands over `socket`, naming `serverName` (SNI, not for an IP)
-    /// and checking the certificate against it (a host name or an address).
-    /// On failure the socket is left as it was, for the caller to close.
+    /// and checking the certificate against it (a host name or an address),
+    /// or with `tlsa` records (a DANE context) against those, `serverName`
+    /// being the TLSA base domain. On failure the socket is left as it was,
+    /// for the caller to close.
     static func handshake(
-        over socket: SocketConnection, context: TLSContext, serverName: [UInt8]
+        over socket: SocketConnection, context: TLSContext, serverName: [UInt8], tlsa: [TLSARecord] = []
     ) -> Result<TLSConnection, TLSFailure> {
         let text = String(decoding: serverName, as: UTF8.self)
         let address = IPAddress(literal: serverName, ipv6: true)?.description
         let name = address == nil ? text : nil
-        guard let tls = ctls_connection_new(context.pointer, socket.descriptor, name, name, address) else {
-            return .failure(.failed(TLSLibrary.lastError()))
+        // The records' bytes must outlive the call only: OpenSSL copies them.
+        let made: OpaquePointer? = withTLSARecords(tlsa) { records in
+            ctls_connection_new(
+                context.pointer, socket.descriptor, name, name, address, records.baseAddress, Int32(records.count))
+        }
+        guard let tls = made else {
+            return .failure(.failed(tlsa.isEmpty ? TLSLibrary.lastError() : "no TLSA record could be used"))
         }
         let result = ctls_handshake(tls)
         if result != 1 {
@@ -63,10 +76,22 @@ final class TLSConnection: Connection {
             return .failure(failure)
         }
         var problem: UnsafePointer<CChar>?
-        let verified = ctls_verified(tls, &problem) == 1
+        var verified = ctls_verified(tls, &problem) == 1
+        var matched: TLSARecord?
+        if !tlsa.isEmpty {
+            var record = ctls_tlsa()
+            if verified && ctls_dane_matched(tls, &record) >= 0, let data = record.data {
+                matched = TLSARecord(
+                    usage: record.usage, selector: record.selector, matchingType: record.matching,
+                    data: Array(UnsafeBufferPointer(start: data, count: record.length)))
+            } else {
+                verified = false
+            }
+        }
         let summary = TLSSummary(
             version: String(cString: ctls_version(tls)), cipher: String(cString: ctls_cipher(tls)),
-            verified: verified, verifyProblem: verified ? nil : problem.map { String(cString: $0) })
+            verified: verified, verifyProblem: verified ? nil : problem.map { String(cString: $0) } ?? "no match",
+            matchedTLSA: matched)
         return .success(TLSConnection(socket: socket, tls: tls, summary: summary))
     }
 
@@ -114,5 +139,20 @@ final class TLSConnection: Connection {
         ctls_connection_free(tls)
         self.tls = nil
         socket.close()
+    }
+}
+
+/// `records` as CTLS's structs, valid inside `body`.
+private func withTLSARecords<T>(_ records: [TLSARecord], _ body: (UnsafeBufferPointer<ctls_tlsa>) -> T) -> T {
+    let bytes = records.flatMap(\.data)
+    return bytes.withUnsafeBufferPointer { all in
+        var offset = 0
+        let converted = records.map { record -> ctls_tlsa in
+            defer { offset += record.data.count }
+            return ctls_tlsa(
+                usage: record.usage, selector: record.selector, matching: record.matchingType,
+                data: all.baseAddress.map { $0 + offset }, length: record.data.count)
+        }
+        return converted.withUnsafeBufferPointer(body)
     }
 }

@@ -9,16 +9,19 @@ enum TLSContextCache {
         let caFile: String?
         let clientCertificate: String?
         let ciphers: String?
+        let dane: Bool
     }
 
     private static let contexts = Mutex<[Key: TLSContext]>([:])
 
-    static func context(caFile: String?, clientCertificate: String?, ciphers: String?) -> Result<TLSContext, TLSFailure>
-    {
-        let key = Key(caFile: caFile, clientCertificate: clientCertificate, ciphers: ciphers)
+    static func context(
+        caFile: String?, clientCertificate: String?, ciphers: String?, dane: Bool = false
+    ) -> Result<TLSContext, TLSFailure> {
+        let key = Key(caFile: caFile, clientCertificate: clientCertificate, ciphers: ciphers, dane: dane)
         if let found = contexts.withLock({ $0[key] }) { return .success(found) }
         do {
-            let made = try TLSContext(caFile: caFile, clientCertificate: clientCertificate, ciphers: ciphers)
+            let made = try TLSContext(
+                caFile: caFile, clientCertificate: clientCertificate, ciphers: ciphers, dane: dane)
             contexts.withLock { $0[key] = made }
             return .success(made)
         } catch {

@@ -1,7 +1,7 @@
 // The Swift side of CTLS for everything but a connection: a client context
 // (whom to trust, what to present), OpenSSL's last error as text, and
-// HMAC-MD5 for CRAM-MD5 logins. OpenSSL is loaded on first use of any of
-// these, never before: a plain delivery never maps it.
+// HMAC-MD5 for CRAM-MD5 logins. OpenSSL is set up on first use of any of
+// these, never before: a plain delivery never touches it.
 
 internal import CTLS
 
@@ -11,9 +11,10 @@ final class TLSContext: @unchecked Sendable {
     // and it is never changed after init.
     let pointer: OpaquePointer
 
-    /// Throws with the reason when OpenSSL cannot be loaded or a file cannot be used.
-    init(caFile: String?, clientCertificate: String?, ciphers: String?) throws(TLSFailure) {
-        guard let context = ctls_context_new(caFile, clientCertificate, ciphers) else {
+    /// Throws with the reason when a file (CA, client certificate) or the
+    /// ciphers cannot be used. `dane`: for connections checked against TLSA records.
+    init(caFile: String?, clientCertificate: String?, ciphers: String?, dane: Bool = false) throws(TLSFailure) {
+        guard let context = ctls_context_new(caFile, clientCertificate, ciphers, dane ? 1 : 0) else {
             throw .failed(TLSLibrary.lastError())
         }
         pointer = context
@@ -23,15 +24,14 @@ final class TLSContext: @unchecked Sendable {
 }
 
 enum TLSLibrary {
-    /// OpenSSL's last error (or why it could not be loaded); never secrets.
+    /// OpenSSL's last error; never secrets.
     static func lastError() -> String {
         var text = [CChar](repeating: 0, count: 256)
         ctls_last_error(&text, text.count)
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// HMAC-MD5 of `data` under `key` (RFC 2104), 16 bytes; nil when
-    /// OpenSSL cannot be loaded.
+    /// HMAC-MD5 of `data` under `key` (RFC 2104), 16 bytes; nil if OpenSSL fails.
     static func hmacMD5(key: [UInt8], data: [UInt8]) -> [UInt8]? {
         var digest = [UInt8](repeating: 0, count: 16)
         let ok = key.withUnsafeBufferPointer { key in

@@ -2,13 +2,16 @@
 // line ending (LF, CRLF or a bare CR) becomes CRLF, and every line starting
 // with '.' gets one more '.' — also after a bare CR, so "x\r.\n" can never end
 // the data early (SMTP smuggling). It does not write the final ".\r\n".
+// Without dot-stuffing it gives the message as the server stores it, which
+// is what a DKIM signature covers.
 
 struct MessageEncoder: Sendable {
+    private let stuffingDots: Bool
     private var atLineStart = true
     private var lastWasCR = false
     private var sawBytes = false
 
-    init() {}
+    init(stuffingDots: Bool = true) { self.stuffingDots = stuffingDots }
 
     /// Appends the encoded form of `input` to `output`.
     mutating func encode(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) {
@@ -29,7 +32,7 @@ struct MessageEncoder: Sendable {
                 atLineStart = true
                 lastWasCR = true
             default:
-                if atLineStart && byte == UInt8(ascii: ".") { output.append(byte) }
+                if atLineStart && byte == UInt8(ascii: ".") && stuffingDots { output.append(byte) }
                 output.append(byte)
                 atLineStart = false
                 lastWasCR = false

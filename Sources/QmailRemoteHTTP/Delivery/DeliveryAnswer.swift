@@ -1,8 +1,9 @@
 // The answer to a delivery: per-recipient outcomes in request order, each
-// delivery's exact report sequence (NULs removed), the overall outcome and
-// its HTTP status: 200 delivered, 422 failed, 503 + Retry-After deferred
-// (retry), 207 mixed or uncertain (the final dot was sent and no reply came:
-// the message may have been delivered, and a retry may duplicate it).
+// delivery's exact report sequence (NULs removed) with its TLS, reuse and
+// DKIM signatures, the overall outcome and its HTTP status: 200 delivered,
+// 422 failed, 503 + Retry-After deferred (retry), 207 mixed or uncertain (the
+// final dot was sent and no reply came: the message may have been delivered,
+// and a retry may duplicate it).
 
 import QmailRemote
 
@@ -60,10 +61,11 @@ public struct DeliveryAnswer: Sendable {
                 let reports = result.report.recipientReports + [result.report.messageReport]
                 let tls: JSONValue =
                     result.report.tls.map {
-                        .object([
-                            ("version", .string($0.version)), ("cipher", .string($0.cipher)),
-                            ("verified", .bool($0.verified)),
-                        ])
+                        .object(
+                            [
+                                ("version", .string($0.version)), ("cipher", .string($0.cipher)),
+                                ("verified", .bool($0.verified)), ("policy", .string($0.policy.rawValue)),
+                            ] + ($0.matchedTLSA.map { [("tlsa", .string($0.presentation))] } ?? []))
                     } ?? .null
                 return .object([
                     ("host", .text(result.host)),
@@ -78,6 +80,16 @@ public struct DeliveryAnswer: Sendable {
                     ("tls", tls),
                     ("reused", .bool(result.report.reused)),
                     ("possible_duplicate", .bool(result.report.possibleDuplicate)),
+                    (
+                        "dkim",
+                        .array(
+                            result.report.signatures.map {
+                                .object([
+                                    ("d", .string($0.domain)), ("s", .string($0.selector)),
+                                    ("a", .string($0.algorithm)),
+                                ])
+                            })
+                    ),
                 ])
             })
         let body = JSONValue.object([

@@ -27,15 +27,18 @@ public final class DeliveryService: @unchecked Sendable {
     let telemetry: Telemetry
     /// SMTP connections kept between deliveries; nil: a connection per delivery.
     public let connections: ConnectionCache?
+    /// Which addresses deliveries may connect to; nil: any (as the command).
+    let destinationPolicy: DestinationPolicy?
     private let configurations: ConfigurationCache
     private let lock = Lock()
     private var live: [ObjectIdentifier: DeliveryExecution] = [:]
 
     public init(
         pool: WorkerPool, environment: Environment, lifecycle: Lifecycle, telemetry: Telemetry,
-        connections: ConnectionCache? = nil
+        connections: ConnectionCache? = nil, destinationPolicy: DestinationPolicy? = nil
     ) {
         self.pool = pool
+        self.destinationPolicy = destinationPolicy
         self.lifecycle = lifecycle
         self.telemetry = telemetry
         self.connections = connections
@@ -55,7 +58,7 @@ public final class DeliveryService: @unchecked Sendable {
             done(results)
         }
         let jobs = groups.enumerated().map { index, group in
-            WorkerPool.Job(destination: group.host) { [self] in
+            WorkerPool.Job(destination: Self.poolDestination(group.host)) { [self] in
                 let gate = execution.gates[index]
                 let request = DeliveryRequest(
                     host: group.host, sender: input.sender,
@@ -73,6 +76,10 @@ public final class DeliveryService: @unchecked Sendable {
             throw .overloaded
         }
     }
+
+    /// The destination a delivery to `host` counts against in the pool's
+    /// per-destination limit, for requests and queued attempts alike.
+    static func poolDestination(_ host: [UInt8]) -> [UInt8] { ASCII.lowercased(host) }
 
     /// The drain deadline is near: no delivery sends its final dot from now on.
     public func stopFinalDots() {
@@ -99,18 +106,23 @@ public final class DeliveryService: @unchecked Sendable {
 
     /// One queued attempt, on the calling thread (a thread of this pool, where
     /// the queue submitted it): the same control files, connections and
-    /// metrics as a request's deliveries. The request's `proceed` decides the
-    /// final dot (the queue marks it in the store first).
+    /// metrics and destination policy as a request's deliveries. The
+    /// request's `proceed` decides the final dot (the queue marks it in the
+    /// store first).
     func deliverQueued(_ request: DeliveryRequest, message: any MessageSource) -> DeliveryReport {
         let (configuration, fresh) = configurations.current()
         if fresh, case .failure(let error) = configuration { telemetry.installationProblem(error.diagnostic) }
         return run(request, message, configuration)
     }
 
+    /// Every delivery, a request's or a queued one, goes out through here
+    /// under the outbound destination policy.
     private func run(
         _ request: DeliveryRequest, _ message: any MessageSource,
         _ configuration: Result<Configuration, Configuration.LoadError>
     ) -> DeliveryReport {
+        var request = request
+        request.destinationFilter = destinationPolicy?.filter
         telemetry.deliveryStarted()
         let started = Clock.seconds()
         let report: DeliveryReport

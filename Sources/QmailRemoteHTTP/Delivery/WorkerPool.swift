@@ -1,8 +1,10 @@
 // A fixed set of threads running jobs first in, first out. The delivery pool
 // is one (a thread per SMTP delivery in flight, `--concurrency` of them, with
 // `--queue-length` jobs allowed to wait); the request workers that decode
-// bodies are another. Jobs carry their destination (the host they deliver to)
-// for the per-destination limits to come; the order is FIFO for now.
+// bodies are another. Jobs carry their destination (the host they deliver
+// to): with a per-destination limit, a job whose destination already has
+// that many running waits, and the first job in line for another destination
+// runs instead (Postfix's destination concurrency limit).
 
 import QmailSupport
 
@@ -21,15 +23,19 @@ public final class WorkerPool: @unchecked Sendable {
     public private(set) var threads = 0
     /// Jobs that may wait for a thread; nil: no limit.
     public let capacity: Int?
+    /// Jobs running at once for one destination; nil: no limit.
+    public let perDestination: Int?
     private let lock = Lock()
     private let available = Condition()
     private var queue: [Job] = []
     private var head = 0
     private var busy = 0
+    private var runningFor: [[UInt8]: Int] = [:]
 
     /// Starts `threads` threads (fewer when the system has no more to give).
-    public init(threads: Int, capacity: Int?, stackSize: Int = 1 << 20) {
+    public init(threads: Int, capacity: Int?, perDestination: Int? = nil, stackSize: Int = 1 << 20) {
         self.capacity = capacity.map { max(0, $0) }
+        self.perDestination = perDestination.map { max(1, $0) }
         var started = 0
         for _ in 0..<max(1, threads) where Threads.start(stackSize: stackSize, { self.work() }) {
             started += 1
@@ -44,7 +50,7 @@ public final class WorkerPool: @unchecked Sendable {
             let waiting = pending + jobs.count - max(0, threads - busy)
             if let capacity, waiting > capacity { return false }
             queue.append(contentsOf: jobs)
-            if jobs.count == 1 { available.signal() } else { available.broadcast() }
+            if jobs.count == 1 && perDestination == nil { available.signal() } else { available.broadcast() }
             return true
         }
     }
@@ -52,21 +58,52 @@ public final class WorkerPool: @unchecked Sendable {
     /// Jobs running now.
     public var running: Int { lock.withLock { busy } }
 
+    /// Jobs running now for `destination`.
+    public func running(for destination: [UInt8]) -> Int { lock.withLock { runningFor[destination, default: 0] } }
+
+    /// Under the lock: the position of the first job that may run now.
+    private func nextRunnable() -> Int? {
+        guard let limit = perDestination else { return head < queue.count ? head : nil }
+        for index in head..<queue.count {
+            guard let destination = queue[index].destination else { return index }
+            if runningFor[destination, default: 0] < limit { return index }
+        }
+        return nil
+    }
+
     private func work() {
         while true {
             let job: Job = lock.withLock {
-                while head == queue.count { lock.wait(on: available) }
-                let next = queue[head]
-                head += 1
-                if head > 1024 && head * 2 > queue.count {
-                    queue.removeFirst(head)
-                    head = 0
+                var index = nextRunnable()
+                while index == nil {
+                    lock.wait(on: available)
+                    index = nextRunnable()
+                }
+                let next: Job
+                if index == head {
+                    next = queue[head]
+                    head += 1
+                    if head > 1024 && head * 2 > queue.count {
+                        queue.removeFirst(head)
+                        head = 0
+                    }
+                } else {
+                    next = queue.remove(at: index!)
                 }
                 busy += 1
+                if let destination = next.destination { runningFor[destination, default: 0] += 1 }
                 return next
             }
             job.run()
-            lock.withLock { busy -= 1 }
+            lock.withLock {
+                busy -= 1
+                if let destination = job.destination {
+                    let left = runningFor[destination, default: 1] - 1
+                    runningFor[destination] = left > 0 ? left : nil
+                    // A job held back for this destination may run now.
+                    if perDestination != nil { available.broadcast() }
+                }
+            }
         }
     }
 }

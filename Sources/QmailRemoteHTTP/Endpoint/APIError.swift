@@ -76,6 +76,9 @@ public struct APIError: Error, Sendable, Equatable {
     static let unauthorized = APIError(
         401, "unauthorized", "a valid bearer token is required",
         headers: [("WWW-Authenticate", "Bearer")])
+    static let clientCertificateRequired = APIError(
+        401, "client_certificate_required", "this gateway takes requests only over TLS with a valid client certificate",
+        headers: [("WWW-Authenticate", "Bearer")])
     static let notFound = APIError(404, "not_found", "no such path")
     static func methodNotAllowed(_ allow: String) -> APIError {
         APIError(405, "method_not_allowed", "use \(allow)", headers: [("Allow", allow)])
@@ -95,6 +98,29 @@ public struct APIError: Error, Sendable, Equatable {
         var error = tooLarge(limit)
         error.closesConnection = true
         return error
+    }
+
+    /// Plain HTTP sent to the HTTPS port: answered in plain text, then closed.
+    static let httpsRequired = APIError(
+        400, "https_required", "this port speaks HTTPS; send the request with TLS (https://)", closesConnection: true)
+
+    // MARK: - What the token may do
+
+    static func senderNotAllowed(_ what: String) -> APIError {
+        APIError(403, "sender_not_allowed", "\(what) is not among the senders this token may use")
+    }
+    static func hostNotAllowed(_ host: String) -> APIError {
+        APIError(403, "host_not_allowed", "this token may not deliver to \(host)")
+    }
+    static func tooManyRecipientsForToken(_ count: Int, _ limit: Int) -> APIError {
+        APIError(
+            403, "too_many_recipients_for_token",
+            "\(count) recipients; this token may send to \(limit) at most a request")
+    }
+    static func rateLimited(_ fields: [(name: String, value: String)], retryAfter: Int) -> APIError {
+        APIError(
+            429, "rate_limited", "this token has sent as many requests as its rate allows; try again later",
+            headers: [("Retry-After", "\(max(1, retryAfter))")] + fields)
     }
 
     // MARK: - The gateway cannot take it now

@@ -1,33 +1,43 @@
-// Bearer tokens (RFC 6750): whether an Authorization header carries one of
-// the configured tokens. Every token is compared in full, in constant time.
+// Who a request is (RFC 6750 bearer tokens, or a client certificate's
+// subject standing for a token): the token file's entry it matches. A
+// bearer token is hashed once and its hash compared with every entry's, in
+// full, in constant time, so the file may hold hashes only.
+
+import QmailSupport
 
 public struct BearerTokens: Sendable {
-    private let tokens: [[UInt8]]
+    public let entries: [TokenPolicy]
+    private let hashes: [(digest: [UInt8], index: Int)]
 
-    public init(_ tokens: [String]) { self.tokens = tokens.map { Array($0.utf8) } }
-
-    /// No tokens configured: everyone is let in (the gateway then listens on loopback only).
-    public var isEmpty: Bool { tokens.isEmpty }
-
-    public func admit(_ authorization: String?) -> Bool {
-        if tokens.isEmpty { return true }
-        guard let offered = Self.offered(in: authorization) else { return false }
-        var match = false
-        for expected in tokens {
-            var difference = UInt8(expected.count == offered.count ? 0 : 1)
-            for index in 0..<expected.count {
-                difference |= expected[index] ^ (index < offered.count ? offered[index] : 0)
-            }
-            match = match || difference == 0
+    public init(_ entries: [TokenPolicy]) {
+        self.entries = entries
+        hashes = entries.enumerated().compactMap { index, entry in
+            if case .tokenHash(let digest) = entry.credential { return (digest, index) }
+            return nil
         }
-        return match
     }
 
-    /// The token in `Authorization: Bearer <token>`, whether configured or not.
-    public static func offered(in authorization: String?) -> [UInt8]? {
+    /// No entries: everyone is let in (the gateway then listens on loopback
+    /// only, or asks for client certificates).
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// The entry an `Authorization: Bearer` header names, if any.
+    public func entry(for authorization: String?) -> TokenPolicy? {
         guard let authorization else { return nil }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return Array(parts[1].utf8)
+        let offered = SHA256.digest(Array(FramingCheck.trimmed(String(parts[1])).utf8))
+        var found: Int?
+        for (digest, index) in hashes {
+            var difference: UInt8 = 0
+            for position in 0..<32 { difference |= digest[position] ^ offered[position] }
+            if difference == 0 && found == nil { found = index }
+        }
+        return found.map { entries[$0] }
+    }
+
+    /// The entry a verified client certificate's subject stands for, if any.
+    public func entry(forSubject subject: String) -> TokenPolicy? {
+        entries.first { $0.credential == .certificateSubject(subject) }
     }
 }

@@ -1,22 +1,18 @@
 // How a client wants its delivery handled, read from the request head:
 // `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header: 1-255
 // printable ASCII characters, bare or as a structured-field string) and
-// `Prefer: respond-async` (RFC 7240), and whose keys and deliveries these are
-// (the bearer token's hash). Not what happens next: that is DeliveryIntake's.
+// `Prefer: respond-async` (RFC 7240). Whose keys and deliveries these are is
+// the Access's scope; what happens next is DeliveryIntake's.
 
 public struct DeliveryOptions: Sendable, Equatable {
     /// The request's idempotency key, if it sent one.
     public var idempotencyKey: String?
     /// Answer 202 once the delivery is queued, instead of after delivering it.
     public var respondAsync: Bool
-    /// The token's SHA-256 (or `anonymous` without tokens): keys and queued
-    /// deliveries are visible to requests with the same token only.
-    public var scope: StoreScope
 
-    public init(idempotencyKey: String? = nil, respondAsync: Bool = false, scope: StoreScope = .anonymous) {
+    public init(idempotencyKey: String? = nil, respondAsync: Bool = false) {
         self.idempotencyKey = idempotencyKey
         self.respondAsync = respondAsync
-        self.scope = scope
     }
 
     /// Neither a key nor a queue: the delivery never touches the store.
@@ -25,19 +21,12 @@ public struct DeliveryOptions: Sendable, Equatable {
     public var needsStore: Bool { idempotencyKey != nil || respondAsync }
 
     /// Reads the two headers; an unusable key is 400 invalid_idempotency_key.
-    /// `tokensConfigured`: without tokens every request shares one scope.
-    public init(head: RequestHead, tokensConfigured: Bool) throws(APIError) {
+    public init(head: RequestHead) throws(APIError) {
         let keys = head.values("Idempotency-Key")
         if keys.count > 1 { throw .invalidIdempotencyKey("send one Idempotency-Key header, not \(keys.count)") }
         let key = try keys.first.map { value throws(APIError) in try Self.key(value) }
         let respondAsync = head.values("Prefer").contains { Self.preferences($0).contains("respond-async") }
-        var scope = StoreScope.anonymous
-        if key != nil || respondAsync, tokensConfigured,
-            let token = BearerTokens.offered(in: head.value("Authorization"))
-        {
-            scope = StoreScope(token: token)
-        }
-        self.init(idempotencyKey: key, respondAsync: respondAsync, scope: scope)
+        self.init(idempotencyKey: key, respondAsync: respondAsync)
     }
 
     static let maxKeyLength = 255

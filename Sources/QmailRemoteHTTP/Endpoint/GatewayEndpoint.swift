@@ -1,10 +1,11 @@
 // The gateway's HTTP behaviour without the HTTP library, testable in memory:
 // `screen` refuses a head whose framing, size or target cannot be trusted;
-// `plan` routes, checks the token and refuses what the head alone shows
-// (404/405/401/415/413 from Content-Length, the raw envelope, the
-// Idempotency-Key); `prepare` decodes the body; `answer` turns delivery
-// results into the answer. Every refusal comes from APIError. No threads,
-// no sockets and no store here.
+// `plan` routes, checks the token (or client certificate), its rate and
+// the client's delivery options, and refuses what the head alone shows
+// (404/405/401/429/400/415/413 from Content-Length, the raw envelope and
+// what the token may do with it); `prepare` decodes the body and checks the
+// token's policy; `answer` turns delivery results into the answer. Every
+// refusal comes from APIError. No threads, no sockets and no store here.
 
 import QmailRemote
 
@@ -12,25 +13,68 @@ import QmailRemote
 public enum RequestPlan: Sendable {
     case answer(HTTPResponse)
     /// Read a JSON body of at most `limit` bytes.
-    case readJSON(limit: Int, DeliveryOptions)
+    case readJSON(limit: Int, access: Access)
     /// Read a message/rfc822 body of at most `limit` bytes for this envelope.
-    case readRaw(DeliveryInput, limit: Int, DeliveryOptions)
+    case readRaw(DeliveryInput, limit: Int, access: Access)
     /// Answer with a queued delivery's status, read from the store (off the library's thread).
-    case lookUpDelivery(id: String, scope: StoreScope)
+    case lookUpDelivery(id: String, access: Access)
+}
+
+/// Who sent a request and what its answer must carry for that: the token
+/// file's entry (nil without tokens), the rate-limit fields, and for a
+/// submission the client's delivery options (Idempotency-Key, respond-async).
+public struct Access: Sendable {
+    public var policy: TokenPolicy?
+    public var rateFields: [(name: String, value: String)] = []
+    public var options = DeliveryOptions.immediate
+
+    public init(policy: TokenPolicy? = nil) { self.policy = policy }
+
+    public var tokenName: String? { policy?.name }
+
+    /// Whose idempotency keys and queued deliveries a request sees: its
+    /// token's (the hash the token file holds), else its client
+    /// certificate's subject's; one shared scope without tokens.
+    public var scope: StoreScope {
+        switch policy?.credential {
+        case .tokenHash(let digest): StoreScope(tokenHash: digest)
+        case .certificateSubject(let subject): StoreScope(certificateSubject: subject)
+        case nil: StoreScope.anonymous
+        }
+    }
+
+    /// The envelope checks of the token's policy (sender, hosts, recipients).
+    public func permit(_ input: DeliveryInput) throws(APIError) {
+        try policy?.permitSender(input.sender)
+        try policy?.permitDelivery(input)
+    }
+
+    /// For POST /v1/messages: each From: address must be among the token's senders.
+    public func permitFrom(_ addresses: [[UInt8]]) throws(APIError) { try policy?.permitFrom(addresses) }
+
+    /// The answer with the rate-limit fields this request's answers carry.
+    public func carrying(_ response: HTTPResponse) -> HTTPResponse {
+        var response = response
+        response.headers += rateFields
+        return response
+    }
 }
 
 /// What to do once the body is in: every route that delivers ends in
 /// `.deliver`, where idempotency and queuing are applied alike.
 public enum PreparedRequest {
     case answer(HTTPResponse)
-    case deliver(DeliveryInput, StoredMessage, DeliveryOptions)
+    /// The common point of every submitting route: idempotency, queuing,
+    /// delivery and the answer all come after it (DeliveryIntake).
+    case deliver(DeliveryInput, StoredMessage, Access)
 }
 
 public final class GatewayEndpoint: Sendable {
     public let settings: GatewaySettings
     public let lifecycle: Lifecycle
     public let bodyMemory: BodyMemory
-    private let tokens: BearerTokens
+    public let tokens: BearerTokens
+    let rates = RateLimiter()
     private let metricsText: @Sendable () -> String
 
     public init(
@@ -59,11 +103,57 @@ public final class GatewayEndpoint: Sendable {
         return (length, path, query)
     }
 
-    public func plan(_ head: RequestHead) -> (RequestPlan, RequestSummary) {
+    /// Who the request is: the entry of its bearer token, else of its
+    /// verified client certificate's subject; nil without tokens. 401
+    /// without a client certificate when they are required, or without a
+    /// known token.
+    public func authenticate(_ head: RequestHead, certificateSubject: String?) throws(APIError) -> TokenPolicy? {
+        if settings.requiresClientCertificate && certificateSubject == nil { throw .clientCertificateRequired }
+        if tokens.isEmpty { return nil }
+        let authorization = head.value("Authorization")
+        if let entry = tokens.entry(for: authorization) { return entry }
+        if authorization == nil, let certificateSubject, let entry = tokens.entry(forSubject: certificateSubject) {
+            return entry
+        }
+        throw .unauthorized
+    }
+
+    /// Every route that submits mail (POST /v1/deliveries, POST /v1/messages)
+    /// goes through here once `authenticate` named its entry: not while
+    /// draining (503), the client's Idempotency-Key and Prefer read (400
+    /// invalid_idempotency_key), and one unit of the token's rate (429 with
+    /// Retry-After and the RateLimit fields). The access's `carrying` then
+    /// adds those fields to whatever is answered.
+    public func admitSubmission(_ policy: TokenPolicy?, head: RequestHead) throws(APIError) -> Access {
+        var access = Access(policy: policy)
+        if lifecycle.isDraining { throw .shuttingDown }
+        access.options = try DeliveryOptions(head: head)
+        if let policy = access.policy, let rate = policy.rate {
+            let decision = rates.take(policy.name, rate)
+            access.rateFields = RateLimiter.fields(rate, decision)
+            if !decision.allowed { throw .rateLimited(access.rateFields, retryAfter: decision.resetSeconds) }
+        }
+        return access
+    }
+
+    /// A submission that turned out to be a retry of one already counted (its
+    /// key's stored answer replayed, or 409 while the first still runs) gets
+    /// its unit of the token's rate back; the fields then say so.
+    public func giveBackRate(_ access: Access) -> Access {
+        guard let policy = access.policy, let rate = policy.rate, !access.rateFields.isEmpty else { return access }
+        var access = access
+        access.rateFields = RateLimiter.fields(rate, rates.giveBack(policy.name, rate))
+        return access
+    }
+
+    /// `certificateSubject`: the subject of the connection's client
+    /// certificate once verified against --tls-client-ca, else nil.
+    public func plan(_ head: RequestHead, certificateSubject: String? = nil) -> (RequestPlan, RequestSummary) {
         var summary = RequestSummary()
+        var access = Access()
         func refuse(_ error: APIError) -> (RequestPlan, RequestSummary) {
             summary.error = error.code
-            return (.answer(error.response), summary)
+            return (.answer(access.carrying(error.response)), summary)
         }
         let screened: (length: Int?, path: String, query: [(key: String, value: [UInt8])])
         do { screened = try screen(head) } catch { return refuse(error) }
@@ -76,7 +166,10 @@ public final class GatewayEndpoint: Sendable {
             return (.answer(.json(200, .object([("status", .string("ok"))]))), summary)
         case "/metrics":
             guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
-            guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
+            do { access.policy = try authenticate(head, certificateSubject: certificateSubject) } catch {
+                return refuse(error)
+            }
+            summary.token = access.tokenName
             return (
                 .answer(
                     HTTPResponse(
@@ -89,16 +182,20 @@ public final class GatewayEndpoint: Sendable {
             let id = String(path.dropFirst(Self.deliveryPathPrefix.count))
             guard DeliveryID.isValid(id) else { return refuse(.notFound) }
             guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
-            guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
-            let scope =
-                tokens.isEmpty
-                ? StoreScope.anonymous : StoreScope(token: BearerTokens.offered(in: head.value("Authorization")) ?? [])
-            return (.lookUpDelivery(id: id, scope: scope), summary)
+            do { access.policy = try authenticate(head, certificateSubject: certificateSubject) } catch {
+                return refuse(error)
+            }
+            summary.token = access.tokenName
+            summary.deliveryID = id
+            return (.lookUpDelivery(id: id, access: access), summary)
         default:
             return refuse(.notFound)
         }
-        guard tokens.admit(head.value("Authorization")) else { return refuse(.unauthorized) }
-        if lifecycle.isDraining { return refuse(.shuttingDown) }
+        do { access.policy = try authenticate(head, certificateSubject: certificateSubject) } catch {
+            return refuse(error)
+        }
+        summary.token = access.tokenName
+        do { access = try admitSubmission(access.policy, head: head) } catch { return refuse(error) }
 
         let mediaType = head.value("Content-Type")?.split(separator: ";").first
             .map { FramingCheck.trimmed(String($0)).lowercased() }
@@ -109,15 +206,11 @@ public final class GatewayEndpoint: Sendable {
         default: return refuse(.unsupportedMediaType)
         }
         if let length = screened.length, length > limit { return refuse(.tooLarge(limit)) }
-        let options: DeliveryOptions
-        do { options = try DeliveryOptions(head: head, tokensConfigured: !tokens.isEmpty) } catch {
-            return refuse(error)
-        }
         if mediaType == "application/json" {
             if !screened.query.isEmpty {
                 return refuse(.badRequest("invalid_query", "a JSON delivery takes no query parameters"))
             }
-            return (.readJSON(limit: limit, options), summary)
+            return (.readJSON(limit: limit, access: access), summary)
         }
         do throws(APIError) {
             let envelope = try RawQuery.envelope(screened.query)
@@ -126,7 +219,8 @@ public final class GatewayEndpoint: Sendable {
                 host: envelope.host, maxRecipients: settings.maxRecipients)
             summary.sender = String(decoding: input.sender, as: UTF8.self)
             summary.recipientCount = input.recipients.count
-            return (.readRaw(input, limit: limit, options), summary)
+            try access.permit(input)
+            return (.readRaw(input, limit: limit, access: access), summary)
         } catch {
             return refuse(error)
         }
@@ -146,13 +240,16 @@ public final class GatewayEndpoint: Sendable {
     /// take a while for a large JSON body; never on the library's thread.
     public func prepare(_ plan: RequestPlan, body: SpooledBytes?) -> (PreparedRequest, RequestSummary) {
         var summary = RequestSummary()
+        var access = Access()
         do throws(APIError) {
             switch plan {
             case .answer(let response):
                 return (.answer(response), summary)
             case .lookUpDelivery:
                 return (.answer(APIError.deliveryNotFound.response), summary)
-            case .readJSON(_, let options):
+            case .readJSON(_, let given):
+                access = given
+                summary.token = access.tokenName
                 guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 guard let stored = body.finish() else { throw .spoolFailed }
@@ -164,30 +261,36 @@ public final class GatewayEndpoint: Sendable {
                 let input = try DeliveryInput(
                     sender: payload.sender, recipients: payload.recipients, recipientCount: payload.recipientCount,
                     host: payload.host, maxRecipients: settings.maxRecipients)
-                return (.deliver(input, payload.message, options), summary)
-            case .readRaw(let input, _, let options):
+                try access.permit(input)
+                return (.deliver(input, payload.message, access), summary)
+            case .readRaw(let input, _, let given):
+                access = given
+                summary.token = access.tokenName
                 summary.sender = String(decoding: input.sender, as: UTF8.self)
                 summary.recipientCount = input.recipients.count
                 guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 guard let message = body.finish() else { throw .spoolFailed }
-                return (.deliver(input, message, options), summary)
+                return (.deliver(input, message, access), summary)
             }
         } catch {
             summary.error = error.code
-            return (.answer(error.response), summary)
+            return (.answer(access.carrying(error.response)), summary)
         }
     }
 
     /// The answer to the deliveries' results.
-    public func answer(_ input: DeliveryInput, results: [GroupResult]) -> (HTTPResponse, RequestSummary) {
+    public func answer(
+        _ input: DeliveryInput, results: [GroupResult], access: Access = Access()
+    ) -> (HTTPResponse, RequestSummary) {
         var summary = RequestSummary()
+        summary.token = access.tokenName
         summary.sender = String(decoding: input.sender, as: UTF8.self)
         summary.recipientCount = input.recipients.count
         summary.hosts = results.map { String(decoding: $0.host, as: UTF8.self) }
         let answer = DeliveryAnswer(recipients: input.recipients, results: results)
         summary.outcome = answer.outcome
         summary.recipientOutcomes = answer.recipientOutcomes
-        return (answer.response, summary)
+        return (access.carrying(answer.response), summary)
     }
 }

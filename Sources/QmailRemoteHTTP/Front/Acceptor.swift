@@ -5,7 +5,9 @@
 // close), and hands the rest to libmicrohttpd, at most
 // --max-active-connections at once. It also runs the deadline sweep over the
 // connections libmicrohttpd serves, and the lingering closes of answers
-// written by others.
+// written by others. Under HTTPS a connection waits here until its first TLS
+// record (the ClientHello) is complete; plain HTTP sent to the HTTPS port is
+// answered 400 https_required in plain text; anything else is closed.
 
 import QmailSupport
 internal import CEpoll
@@ -52,6 +54,8 @@ final class Acceptor: @unchecked Sendable {
         let overLimit: Bool
         var bytes = 0
         var requestLineSeen = false
+        /// Speaks plain HTTP (always, without TLS): refusals are written as such.
+        var plainHTTP: Bool
         /// Complete and fine, waiting for room in libmicrohttpd.
         var readyHead: RequestHead?
     }
@@ -170,7 +174,9 @@ final class Acceptor: @unchecked Sendable {
             }
             var overLimit = false
             if case .overLimit = admission { overLimit = true }
-            waiting[fd] = Waiting(peer: peer, address: address, length: length, accepted: now, overLimit: overLimit)
+            waiting[fd] = Waiting(
+                peer: peer, address: address, length: length, accepted: now, overLimit: overLimit,
+                plainHTTP: settings.tls == nil)
             watch(fd, events: CEPOLL_IN | CEPOLL_RDHUP | CEPOLL_EDGE)
             examine(fd, now: now, hungUp: false)
         }
@@ -186,6 +192,26 @@ final class Acceptor: @unchecked Sendable {
         }
         if count < 0 { return }
         connection.bytes = count
+        if settings.tls != nil {
+            switch TLSRecordScan.scan(scratch[0..<count]) {
+            case .incomplete:
+                waiting[fd] = connection
+                if hungUp { closeWaiting(fd) }
+                return
+            case .notTLS:
+                closeWaiting(fd)
+                return
+            case .plainHTTP:
+                connection.plainHTTP = true
+            case .complete:
+                // No head to read under TLS: the library reads it after the handshake.
+                connection.readyHead = RequestHead(method: "-", target: [])
+                waiting[fd] = connection
+                ready.insert(fd)
+                handOver(fd)
+                return
+            }
+        }
         let scan = scratch.withUnsafeBytes {
             HeadParser.scan(
                 UnsafeRawBufferPointer(rebasing: $0[0..<count]), maxRequestLine: settings.maxRequestLineBytes,
@@ -199,6 +225,7 @@ final class Acceptor: @unchecked Sendable {
         case .refused(let error):
             answerWaiting(fd, error, head: nil)
         case .complete(let head, _):
+            if settings.tls != nil { return answerWaiting(fd, .httpsRequired, head: head) }
             if lifecycle.isDraining { return answerWaiting(fd, .shuttingDown, head: head) }
             if connection.overLimit {
                 telemetry.connectionClosed(.tooManyConnections)
@@ -223,7 +250,10 @@ final class Acceptor: @unchecked Sendable {
         waiting[fd] = nil
         ready.remove(fd)
         unwatch(fd)
-        let client = table.handOver(fd: fd, peer: connection.peer)
+        if connection.overLimit { telemetry.connectionClosed(.tooManyConnections) }
+        // Only HTTPS connections come here over a limit: their answer needs the library's TLS.
+        let client = table.handOver(
+            fd: fd, peer: connection.peer, refusal: connection.overLimit ? .tooManyConnections : nil)
         var address = connection.address
         let served = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { serve(fd, $0, connection.length) }
@@ -238,7 +268,11 @@ final class Acceptor: @unchecked Sendable {
                 handOver(fd)
             } else if now - connection.accepted > Double(settings.headerTimeoutSeconds) {
                 telemetry.connectionClosed(.tooManyConnections)
-                answerWaiting(fd, .tooManyConnections, head: connection.readyHead)
+                if connection.plainHTTP {
+                    answerWaiting(fd, .tooManyConnections, head: connection.readyHead)
+                } else {
+                    closeWaiting(fd)
+                }
             } else {
                 table.evictIdle(for: ready.count)
             }
@@ -346,7 +380,7 @@ final class Acceptor: @unchecked Sendable {
                 }
             case .closeWaiting:
                 for (fd, connection) in waiting {
-                    if connection.bytes > 0 {
+                    if connection.bytes > 0 && connection.plainHTTP {
                         answerWaiting(fd, .shuttingDown, head: connection.readyHead)
                     } else {
                         closeWaiting(fd)

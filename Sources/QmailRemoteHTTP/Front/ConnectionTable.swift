@@ -13,12 +13,20 @@ import Glibc
 
 /// A connection libmicrohttpd serves.
 final class ClientConnection: @unchecked Sendable {
-    // @unchecked: `phase` and `request` are read and written under the table's lock only.
+    // @unchecked: `phase` and `request` are read and written under the table's lock only;
+    // `certificateSubject` and `certificateChecked` on libmicrohttpd's thread only.
     let fd: Int32
     let peer: Peer
     var phase: Phase
     /// The request in progress, for answers written by the deadline sweep.
     var request: RequestContext?
+    /// HTTPS with client certificates: the subject of this connection's
+    /// certificate once verified (looked at on the first request, on the library's thread).
+    var certificateSubject: String?
+    var certificateChecked = false
+    /// HTTPS: a connection over a limit is served (a TLS answer needs the
+    /// library) and its first request gets this refusal.
+    let refusal: APIError?
 
     enum Phase {
         /// Given to the library, which has not started it yet.
@@ -34,10 +42,11 @@ final class ClientConnection: @unchecked Sendable {
         case abandoned
     }
 
-    init(fd: Int32, peer: Peer, phase: Phase) {
+    init(fd: Int32, peer: Peer, phase: Phase, refusal: APIError? = nil) {
         self.fd = fd
         self.peer = peer
         self.phase = phase
+        self.refusal = refusal
     }
 }
 
@@ -87,8 +96,8 @@ final class ConnectionTable: @unchecked Sendable {
     var hasRoomToServe: Bool { lock.withLock { active.count < settings.maxActiveConnections } }
 
     /// A waiting connection goes to libmicrohttpd.
-    func handOver(fd: Int32, peer: Peer) -> ClientConnection {
-        let client = ClientConnection(fd: fd, peer: peer, phase: .handingOver)
+    func handOver(fd: Int32, peer: Peer, refusal: APIError? = nil) -> ClientConnection {
+        let client = ClientConnection(fd: fd, peer: peer, phase: .handingOver, refusal: refusal)
         lock.withLock {
             waiting -= 1
             // A descriptor is reused only after the library said it closed the
@@ -231,11 +240,16 @@ final class ConnectionTable: @unchecked Sendable {
         }
     }
 
-    /// Under the lock: the answer on the socket (if the request has none yet), then the end.
+    /// Under the lock: the answer on the socket (if the request has none
+    /// yet; under HTTPS only once its request line came, so the handshake
+    /// is over), then the end.
     private func answerAndCut(_ client: ClientConnection, _ error: APIError) {
         client.phase = .abandoned
         if let request = client.request, request.answeredOnSocket(error) {
-            SocketAnswer.write(error.response, requestID: request.id, on: client.fd)
+            let tls = request.connection?.tlsSession
+            if tls != nil || settings.tls == nil {
+                SocketAnswer.write(error.response, requestID: request.id, on: client.fd, tls: tls)
+            }
         }
         SocketAnswer.cut(client.fd)
     }

@@ -1,5 +1,6 @@
 // The only file that calls libmicrohttpd: starts its daemon (one epoll
-// thread, no listening socket: the Acceptor hands it connections), turns its
+// thread, no listening socket: the Acceptor hands it connections; HTTPS
+// through its GnuTLS, with the certificate picked per handshake), turns its
 // calls into MicroHTTPDHandler calls with Swift values, and wraps a
 // connection (head, socket, suspend/resume, queueing an answer). Its
 // callbacks run on the library's thread, which must never block.
@@ -38,7 +39,15 @@ public final class MicroHTTPD: @unchecked Sendable {
     private var daemon: OpaquePointer?
     private let handler: any MicroHTTPDHandler
 
-    init?(handler: any MicroHTTPDHandler, settings: GatewaySettings) {
+    /// HTTPS as libmicrohttpd takes it.
+    struct TLS {
+        let priorities: String
+        let certificateCallback: UnsafeMutableRawPointer?
+        /// PEM of the CAs client certificates must chain to; nil: none asked for.
+        let clientCA: [UInt8]?
+    }
+
+    init?(handler: any MicroHTTPDHandler, settings: GatewaySettings, tls: TLS?) {
         self.handler = handler
         var callbacks = cmhd_callbacks(
             access: accessHandler, completed: requestCompleted, connection: connectionNotice,
@@ -46,10 +55,20 @@ public final class MicroHTTPD: @unchecked Sendable {
             cls: Unmanaged.passUnretained(self).toOpaque())
         // Room for connections being closed while new ones come.
         let limit = UInt32(settings.maxActiveConnections + 64)
-        guard
-            let started = cmhd_start(
-                &callbacks, 0, limit, UInt32(settings.idleTimeoutSeconds), settings.connectionBufferBytes)
-        else { return nil }
+        let started: OpaquePointer?
+        if let tls {
+            // The library keeps the strings' pointers: they live as long as the process.
+            let priorities = strdup(tls.priorities)
+            let clientCA = tls.clientCA.map { strdup(String(decoding: $0, as: UTF8.self)) }
+            var options = cmhd_tls(
+                priorities: priorities, certificate_callback: tls.certificateCallback, client_ca_pem: clientCA ?? nil)
+            started = cmhd_start(
+                &callbacks, 0, limit, UInt32(settings.idleTimeoutSeconds), settings.connectionBufferBytes, &options)
+        } else {
+            started = cmhd_start(
+                &callbacks, 0, limit, UInt32(settings.idleTimeoutSeconds), settings.connectionBufferBytes, nil)
+        }
+        guard let started else { return nil }
         daemon = started
     }
 
@@ -85,6 +104,9 @@ struct MHDConnection: @unchecked Sendable {
 
     /// The whole head is in (the library has not necessarily handed it over yet).
     var headIsComplete: Bool { cmhd_header_size(pointer) > 0 }
+
+    /// The TLS session under HTTPS (its handshake may not be over yet).
+    var tlsSession: TLSSession? { cmhd_tls_session(pointer).map { TLSSession(pointer: $0) } }
 
     /// An answer is queued (ours, or the library's own).
     var hasQueuedAnswer: Bool { cmhd_queued_status(pointer) != 0 }

@@ -3,8 +3,8 @@
 // deliveries in flight, HTTP requests by status (and those libmicrohttpd
 // answered itself), connections closed by the gateway and why, connections
 // open, body memory in use, SMTP connections opened, reused and idle,
-// Idempotency-Key outcomes, and the queue (QueueGauges). Fed by Telemetry
-// only.
+// requests by token name and result, Idempotency-Key outcomes, and the queue
+// (QueueGauges). Fed by Telemetry only.
 
 import QmailRemote
 import QmailSupport
@@ -36,6 +36,8 @@ public final class Metrics: @unchecked Sendable {
         var libraryAnswers = [Int](repeating: 0, count: 600)
         var closes = [Int](repeating: 0, count: CloseReason.allCases.count)
         var idempotency = [Int](repeating: 0, count: IdempotencyResult.allCases.count)
+        /// Answered requests by token name and result (the answer's outcome or the refusal's code).
+        var byToken: [String: [String: Int]] = [:]
     }
 
     /// What a request's Idempotency-Key led to.
@@ -101,6 +103,10 @@ public final class Metrics: @unchecked Sendable {
 
     func queueReading(_ change: (inout QueueGauges.Reading) -> Void) { queue?.update(change) }
 
+    func tokenRequest(_ token: String, result: String) {
+        lock.withLock { state.byToken[token, default: [:]][result, default: 0] += 1 }
+    }
+
     func connectionClosed(_ reason: CloseReason) {
         let index = CloseReason.allCases.firstIndex(of: reason)!
         lock.withLock { state.closes[index] += 1 }
@@ -154,6 +160,14 @@ public final class Metrics: @unchecked Sendable {
             "Requests libmicrohttpd refused with its own answer, by status (also in http_requests_total).")
         for (status, count) in s.libraryAnswers.enumerated() where count > 0 {
             out += "qmail_remote_httpd_library_answers_total{status=\"\(status)\"} \(count)\n"
+        }
+        family(
+            "qmail_remote_httpd_token_requests_total", "counter",
+            "Answered requests by token name and result (the delivery's outcome, or the refusal's code).")
+        for token in s.byToken.keys.sorted() {
+            for (result, count) in s.byToken[token]!.sorted(by: { $0.key < $1.key }) {
+                out += "qmail_remote_httpd_token_requests_total{token=\"\(token)\",result=\"\(result)\"} \(count)\n"
+            }
         }
         family("qmail_remote_httpd_connections_closed_total", "counter", "Connections the gateway closed, by reason.")
         for (index, reason) in CloseReason.allCases.enumerated() {

@@ -9,6 +9,8 @@ import QmailRemote
 
 /// What a request log line says beyond method, path, status and duration.
 public struct RequestSummary: Sendable {
+    /// The name of the token (or client certificate) the request came with; never the token.
+    public var token: String?
     public var sender: String?
     public var recipientCount: Int?
     public var hosts: [String] = []
@@ -88,6 +90,12 @@ public final class Telemetry: Sendable {
         ]
         let summary = record.summary
         if record.answeredByLibrary { metadata["answered_by"] = "libmicrohttpd" }
+        if let token = summary.token {
+            metadata["token"] = "\(token)"
+            if let status = record.status {
+                metrics.tokenRequest(token, result: Self.tokenResult(summary, status: status))
+            }
+        }
         if let sender = summary.sender { metadata["sender"] = "\(sender)" }
         if let count = summary.recipientCount { metadata["recipients"] = "\(count)" }
         if !summary.hosts.isEmpty { metadata["hosts"] = .array(summary.hosts.map { "\($0)" }) }
@@ -99,6 +107,17 @@ public final class Telemetry: Sendable {
             metrics.idempotency(result)
         }
         logger.info("request", metadata: metadata)
+    }
+
+    /// What /metrics counts a token's request as: the delivery's outcome,
+    /// the refusal's code, a key's answer replayed, a delivery queued (202),
+    /// else the status.
+    static func tokenResult(_ summary: RequestSummary, status: Int) -> String {
+        if let outcome = summary.outcome { return outcome.rawValue }
+        if let error = summary.error { return error }
+        if summary.idempotency == .replayed { return "replayed" }
+        if status == 202 && summary.deliveryID != nil { return "queued" }
+        return "status_\(status)"
     }
 
     /// One line per queue attempt: which delivery, host and attempt, what
@@ -150,6 +169,11 @@ public final class Telemetry: Sendable {
 
     func installationProblem(_ diagnostic: String) {
         logger.error("installation", metadata: ["problem": "\(diagnostic)"])
+    }
+
+    /// A client certificate that did not verify against --tls-client-ca (its requests then get 401).
+    func clientCertificateRefused(_ client: String, reason: String) {
+        logger.warning("client certificate refused", metadata: ["client": "\(client)", "problem": "\(reason)"])
     }
 
     func libraryProblem(_ text: String) {

@@ -161,7 +161,7 @@ public final class QueueScheduler: @unchecked Sendable {
         let accepted =
             !draining
             && pool.submit([
-                WorkerPool.Job(destination: job.host) { [self] in
+                WorkerPool.Job(destination: DeliveryService.poolDestination(job.host)) { [self] in
                     guard attempt.start() else { return }
                     attempt.run(context) { [self] in finished(attempt) }
                 }

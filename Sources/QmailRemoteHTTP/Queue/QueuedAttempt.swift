@@ -142,16 +142,21 @@ final class QueuedAttempt: Sendable {
 
 /// A body file beside the SQLite database, open for one attempt.
 private final class QueuedBodyFile: MessageSource {
+    private let path: String
     private let fd: Int32
     private let reader: FileDescriptorMessage
 
     init?(path: String) {
+        self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         reader = FileDescriptorMessage(fd: fd)
     }
 
     deinit { close(fd) }
+
+    /// For DKIM's signing pass: the file opened once more (it stays until the attempt is recorded).
+    func readerFromStart() -> (any MessageSource)? { QueuedBodyFile(path: path) }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(MessageReadError) -> Int {
         try reader.read(into: buffer)

@@ -4,6 +4,7 @@
 // SHA-256 over length-prefixed fields; the message is read in 64 KiB pieces.
 
 import QmailRemote
+import QmailSupport
 
 enum RequestFingerprint {
     /// nil when the message cannot be read back (a spool file gone bad).

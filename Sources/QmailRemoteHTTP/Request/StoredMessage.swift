@@ -107,6 +107,8 @@ private final class MemoryReader: MessageSource {
     }
 
     func facts() -> MessageFacts? { known }
+
+    func readerFromStart() -> (any MessageSource)? { MemoryReader(bytes, facts: known) }
 }
 
 private final class FileReader: MessageSource {
@@ -126,4 +128,6 @@ private final class FileReader: MessageSource {
     }
 
     func facts() -> MessageFacts? { known }
+
+    func readerFromStart() -> (any MessageSource)? { FileReader(file, facts: known) }
 }

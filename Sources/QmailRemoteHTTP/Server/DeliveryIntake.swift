@@ -1,6 +1,7 @@
 // Where every route that delivers meets once its body is decoded (POST
 // /v1/deliveries; POST /v1/messages too): an envelope, a message and the
-// client's options become an answer. Without an Idempotency-Key or
+// request's Access (token, rate fields, the client's options) become an
+// answer. Without an Idempotency-Key or
 // Prefer: respond-async the delivery runs at once, as it always did, and the
 // store is never touched. With a key, the key is begun first (a replay, 409
 // or 422 ends there) and the final answer is stored before it is sent; with
@@ -38,59 +39,64 @@ final class DeliveryIntake: Sendable {
     }
 
     /// `answered` is called exactly once, on some other thread (or this one,
-    /// for a refusal before anything started).
-    func accept(
-        _ input: DeliveryInput, _ message: StoredMessage, _ options: DeliveryOptions, answered: @escaping Answered
-    ) {
+    /// for a refusal before anything started), with the answer as sent: the
+    /// token's name in the summary, its rate fields in the headers.
+    func accept(_ input: DeliveryInput, _ message: StoredMessage, _ access: Access, answered: @escaping Answered) {
+        let options = access.options
         guard options.needsStore else {
-            deliverNow(input, message, answered)
+            deliverNow(input, message) { response, summary in Self.reply(response, summary, access, answered) }
             return
         }
         // Queued without a key, small and in memory: nothing to wait for here
         // (the commit's completion answers), so no store caller thread either.
         if options.idempotencyKey == nil, !message.isSpooled, !store.keepsInFile(bodyOf: message.count) {
-            return enqueue(input, message, options, Self.summary(input), answered)
+            return enqueue(input, message, access, Self.summary(input), answered)
         }
-        callers.submit { [self] in acceptWithStore(input, message, options, answered) }
+        callers.submit { [self] in acceptWithStore(input, message, access, answered) }
     }
 
-    /// GET /v1/deliveries/{id}: the status, if the id was queued with this scope.
-    func lookUp(id: String, scope: StoreScope, answered: @escaping Answered) {
+    /// GET /v1/deliveries/{id}: the status, if the id was queued with this access's scope.
+    func lookUp(id: String, access: Access, answered: @escaping Answered) {
         callers.submit { [self] in
             var summary = RequestSummary()
             summary.deliveryID = id
             do throws(StoreError) {
-                if let status = try store.status(id: id, scope: scope, now: Clock.epochSeconds()) {
-                    answered(StatusAnswer.response(status), summary)
+                if let status = try store.status(id: id, scope: access.scope, now: Clock.epochSeconds()) {
+                    Self.reply(StatusAnswer.response(status), summary, access, answered)
                 } else {
-                    refuse(.deliveryNotFound, summary, answered)
+                    Self.refuse(.deliveryNotFound, summary, access, answered)
                 }
             } catch {
-                refuse(.storeUnavailable(error), summary, answered)
+                Self.refuse(.storeUnavailable(error), summary, access, answered)
             }
         }
     }
 
-    private func deliverNow(_ input: DeliveryInput, _ message: StoredMessage, _ answered: @escaping Answered) {
+    /// The delivery's answer as it would be stored: without the rate fields
+    /// of the request that ran it.
+    private func deliverNow(_ input: DeliveryInput, _ message: StoredMessage, _ delivered: @escaping Answered) {
         do throws(APIError) {
             try service.start(input, message: message) { [endpoint] results in
                 let (response, summary) = endpoint.answer(input, results: results)
-                answered(response, summary)
+                delivered(response, summary)
             }
         } catch {
-            refuse(error, Self.summary(input), answered)
+            var summary = Self.summary(input)
+            summary.error = error.code
+            delivered(error.response, summary)
         }
     }
 
     /// On a store caller thread.
     private func acceptWithStore(
-        _ input: DeliveryInput, _ message: StoredMessage, _ options: DeliveryOptions, _ answered: @escaping Answered
+        _ input: DeliveryInput, _ message: StoredMessage, _ access: Access, _ answered: @escaping Answered
     ) {
         var summary = Self.summary(input)
-        let scope = options.scope
+        let options = access.options
+        let scope = access.scope
         if let key = options.idempotencyKey {
             guard let fingerprint = RequestFingerprint.of(input, message) else {
-                return refuse(.spoolFailed, summary, answered)
+                return Self.refuse(.spoolFailed, summary, access, answered)
             }
             do throws(StoreError) {
                 switch try store.beginIdempotentRequest(
@@ -100,30 +106,31 @@ final class DeliveryIntake: Sendable {
                 case .new:
                     summary.idempotency = .new
                 case .inProgress:
+                    // A retry of a request already counted: its unit of the rate goes back.
                     summary.idempotency = .inProgress
-                    return refuse(.requestInProgress, summary, answered)
+                    return Self.refuse(.requestInProgress, summary, endpoint.giveBackRate(access), answered)
                 case .mismatch:
                     summary.idempotency = .mismatch
-                    return refuse(.idempotencyKeyReused, summary, answered)
+                    return Self.refuse(.idempotencyKeyReused, summary, access, answered)
                 case .replay(let stored):
                     summary.idempotency = .replayed
-                    return answered(Self.replay(stored), summary)
+                    return Self.reply(Self.replay(stored), summary, endpoint.giveBackRate(access), answered)
                 }
             } catch {
-                return refuse(.storeUnavailable(error), summary, answered)
+                return Self.refuse(.storeUnavailable(error), summary, access, answered)
             }
         }
         if options.respondAsync {
-            enqueue(input, message, options, summary, answered)
+            enqueue(input, message, access, summary, answered)
         } else {
             let idempotency = summary.idempotency
             deliverNow(input, message) { [self] response, summary in
                 var delivered = summary
                 delivered.idempotency = idempotency
-                guard let key = options.idempotencyKey else { return answered(response, delivered) }
+                guard let key = options.idempotencyKey else { return Self.reply(response, delivered, access, answered) }
                 callers.submit { [self, delivered] in
                     keep(response, key: key, scope: scope)
-                    answered(response, delivered)
+                    Self.reply(response, delivered, access, answered)
                 }
             }
         }
@@ -132,9 +139,11 @@ final class DeliveryIntake: Sendable {
     /// Commits the delivery (and the key's 202) to the queue, then answers 202
     /// from the commit's completion. Blocks only to write a large body's file.
     private func enqueue(
-        _ input: DeliveryInput, _ message: StoredMessage, _ options: DeliveryOptions, _ summary: RequestSummary,
+        _ input: DeliveryInput, _ message: StoredMessage, _ access: Access, _ summary: RequestSummary,
         _ answered: @escaping Answered
     ) {
+        let options = access.options
+        let scope = access.scope
         var summary = summary
         let id = DeliveryID.generate()
         summary.deliveryID = id
@@ -143,12 +152,12 @@ final class DeliveryIntake: Sendable {
             for index in group.recipientIndices { hosts[index] = group.host }
         }
         let delivery = NewDelivery(
-            id: id, scope: options.scope, sender: input.sender, host: input.host,
+            id: id, scope: scope, sender: input.sender, host: input.host,
             recipients: zip(input.recipients, hosts).map { QueuedRecipient(address: $0, host: $1) },
             message: message.queueBody)
         let response = StatusAnswer.accepted(id: id)
         let completion = options.idempotencyKey.map {
-            IdempotencyCompletion(scope: options.scope, key: $0, answer: Self.stored(response))
+            IdempotencyCompletion(scope: scope, key: $0, answer: Self.stored(response))
         }
         let answer = summary
         // `message` is captured so that the spool file behind `queueBody` stays open until the store has read it.
@@ -157,12 +166,12 @@ final class DeliveryIntake: Sendable {
             switch result {
             case .success:
                 scheduler.wake()
-                answered(response, answer)
+                Self.reply(response, answer, access, answered)
             case .failure(let error):
                 if let key = options.idempotencyKey {
-                    callers.submit { [store] in try? store.abandonIdempotentRequest(scope: options.scope, key: key) }
+                    callers.submit { [store] in try? store.abandonIdempotentRequest(scope: scope, key: key) }
                 }
-                refuse(.storeUnavailable(error), answer, answered)
+                Self.refuse(.storeUnavailable(error), answer, access, answered)
             }
         }
     }
@@ -184,10 +193,20 @@ final class DeliveryIntake: Sendable {
         }
     }
 
-    private func refuse(_ error: APIError, _ summary: RequestSummary, _ answered: Answered) {
+    /// Every answer leaves through here: the token's name for the log and
+    /// metrics, the rate fields of this request (never stored with a key's answer).
+    private static func reply(
+        _ response: HTTPResponse, _ summary: RequestSummary, _ access: Access, _ answered: Answered
+    ) {
+        var summary = summary
+        summary.token = access.tokenName
+        answered(access.carrying(response), summary)
+    }
+
+    private static func refuse(_ error: APIError, _ summary: RequestSummary, _ access: Access, _ answered: Answered) {
         var summary = summary
         summary.error = error.code
-        answered(error.response, summary)
+        reply(error.response, summary, access, answered)
     }
 
     private static func summary(_ input: DeliveryInput) -> RequestSummary {

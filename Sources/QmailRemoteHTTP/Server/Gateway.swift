@@ -29,6 +29,8 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
     let intake: DeliveryIntake
     private let workers: WorkerPool
     private let listener: ListeningSocket
+    /// HTTPS: the certificate new handshakes present (reloaded on SIGHUP).
+    private let certificate: ServerCertificate?
     private var library: MicroHTTPD?
     private var acceptor: Acceptor?
     /// Requests whose request line is in and whose head has not reached the access handler.
@@ -48,6 +50,21 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         guard SpoolFile.canSpool(in: settings.spoolDirectory) else {
             throw StartError(description: "cannot make a spool file in \(settings.spoolDirectory) (--spool-dir)")
         }
+        var libraryTLS: MicroHTTPD.TLS?
+        if let tls = settings.tls {
+            do {
+                // Handshakes are cut at the header timeout: a replaced certificate is kept well past it.
+                certificate = try ServerCertificate(
+                    tls, graceSeconds: Double(max(60, 3 * settings.headerTimeoutSeconds)))
+                libraryTLS = MicroHTTPD.TLS(
+                    priorities: TLSSettings.priorities, certificateCallback: ServerCertificate.retrieveFunction,
+                    clientCA: try tls.clientCAFile.map(Self.clientCA))
+            } catch {
+                throw StartError(description: error.description)
+            }
+        } else {
+            certificate = nil
+        }
         let lifecycle = Lifecycle()
         let table = ConnectionTable(settings: settings)
         let bodyMemory = BodyMemory(limit: settings.maxBodyMemory)
@@ -66,8 +83,11 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         endpoint = GatewayEndpoint(
             settings: settings, lifecycle: lifecycle, bodyMemory: bodyMemory, metricsText: metrics.prometheusText)
         let service = DeliveryService(
-            pool: WorkerPool(threads: settings.concurrency, capacity: settings.queueLength),
-            environment: environment, lifecycle: lifecycle, telemetry: telemetry, connections: connections)
+            pool: WorkerPool(
+                threads: settings.concurrency, capacity: settings.queueLength, perDestination: settings.destinationLimit
+            ),
+            environment: environment, lifecycle: lifecycle, telemetry: telemetry, connections: connections,
+            destinationPolicy: DestinationPolicy(allowed: settings.allowedDestinations))
         self.service = service
         workers = WorkerPool(threads: Self.cpuCount, capacity: nil, stackSize: 512 << 10)
         do {
@@ -105,7 +125,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         intake = DeliveryIntake(
             store: store, service: service, callers: callers, scheduler: scheduler, endpoint: endpoint,
             idempotencyTTLSeconds: Int64(settings.idempotencyTTLSeconds))
-        guard let library = MicroHTTPD(handler: self, settings: settings) else {
+        guard let library = MicroHTTPD(handler: self, settings: settings, tls: libraryTLS) else {
             close(listener.fd)
             throw StartError(description: "libmicrohttpd did not start")
         }
@@ -121,6 +141,27 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
 
     /// The port listened on (the one asked for, or the one given for port 0).
     public var port: UInt16 { listener.port }
+
+    /// SIGHUP: reads the HTTPS certificate and key again; new connections
+    /// get them, connections already open keep theirs. On failure the one
+    /// in use stays, and the reason is returned.
+    public func reloadCertificate() -> String? {
+        guard let certificate else { return "no --tls-cert is configured" }
+        do { try certificate.reload() } catch { return error.description }
+        return nil
+    }
+
+    private static func clientCA(_ path: String) throws(ServerCertificate.Failure) -> [UInt8] {
+        let pem: [UInt8]?
+        do { pem = try ControlFile.contents(at: path) } catch {
+            throw ServerCertificate.Failure(description: "--tls-client-ca \(path): \(error.reason)")
+        }
+        guard let pem, pem.count > 27, String(decoding: pem, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")
+        else {
+            throw ServerCertificate.Failure(description: "--tls-client-ca \(path): no PEM certificate in it")
+        }
+        return pem
+    }
 
     // MARK: - libmicrohttpd's calls
 
@@ -158,9 +199,22 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
     private func head(_ request: RequestContext, client: ClientConnection?, connection: MHDConnection) -> Bool {
         headsInProgress[ObjectIdentifier(request)] = nil
         let head = connection.head(target: request.target, method: request.method, version: request.version)
+        if settings.requiresClientCertificate, let client, !client.certificateChecked {
+            client.certificateChecked = true
+            switch connection.tlsSession?.peerCertificate ?? .none {
+            case .verified(let subject): client.certificateSubject = subject
+            case .none: break
+            case .refused(let reason): telemetry.clientCertificateRefused(client.peer.description, reason: reason)
+            }
+        }
         let (plan, summary) =
-            request.targetHadNUL
-            ? Self.refusal(.invalidTarget("the request target contains a NUL byte")) : endpoint.plan(head)
+            if let refusal = client?.refusal {
+                Self.refusal(refusal)
+            } else if request.targetHadNUL {
+                Self.refusal(.invalidTarget("the request target contains a NUL byte"))
+            } else {
+                endpoint.plan(head, certificateSubject: client?.certificateSubject)
+            }
         request.plan = plan
         request.summary = summary
         switch plan {
@@ -207,8 +261,8 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         }
         request.suspended = true
         connection.suspend()
-        if case .lookUpDelivery(let id, let scope) = plan {
-            intake.lookUp(id: id, scope: scope) { [self] response, summary in
+        if case .lookUpDelivery(let id, let access) = plan {
+            intake.lookUp(id: id, access: access) { [self] response, summary in
                 request.summary = summary
                 finish(request, connection, response)
             }
@@ -223,8 +277,8 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
                 switch prepared {
                 case .answer(let response):
                     finish(request, connection, response)
-                case .deliver(let input, let message, let options):
-                    intake.accept(input, message, options) { [self] response, summary in
+                case .deliver(let input, let message, let access):
+                    intake.accept(input, message, access) { [self] response, summary in
                         request.summary = summary
                         finish(request, connection, response)
                     }
@@ -247,7 +301,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
     ) {
         guard table.abandon(client), request.answeredOnSocket(error) else { return }
         let fd = connection.fd
-        SocketAnswer.write(error.response, requestID: request.id, on: fd)
+        SocketAnswer.write(error.response, requestID: request.id, on: fd, tls: connection.tlsSession)
         SocketAnswer.finishWriting(fd)
         let copy = dup(fd)
         if copy >= 0 { acceptor?.linger(copy) }

@@ -1,18 +1,18 @@
 // Idempotency-Key and Prefer as the endpoint reads them: keys bare or as
 // structured-field strings, every malformed key refused before the body,
-// respond-async among other preferences, and the token's scope.
+// respond-async among other preferences, and the scope an Access gives.
 
+import QmailSupport
 import Testing
 
 @testable import QmailRemoteHTTP
 
 @Suite struct DeliveryOptionsTests {
-    func options(_ headers: [(String, String)], tokens: Bool = false) throws(APIError) -> DeliveryOptions {
+    func options(_ headers: [(String, String)]) throws(APIError) -> DeliveryOptions {
         try DeliveryOptions(
             head: RequestHead(
                 method: "POST", target: Array("/v1/deliveries".utf8),
-                headers: headers.map { (name: $0.0, value: $0.1) }),
-            tokensConfigured: tokens)
+                headers: headers.map { (name: $0.0, value: $0.1) }))
     }
 
     @Test func keysBareOrQuotedAreTheSameKey() throws {
@@ -55,11 +55,18 @@ import Testing
         #expect(try options([("Prefer", "wait=5"), ("Prefer", "respond-async")]).respondAsync)
     }
 
-    @Test func theScopeIsTheTokensHashWhenTokensAreConfigured() throws {
-        let keyed = [("Idempotency-Key", "k"), ("Authorization", "Bearer secret")]
-        #expect(try options(keyed, tokens: true).scope == StoreScope(token: Array("secret".utf8)))
-        #expect(try options(keyed, tokens: false).scope == .anonymous)
-        // Nothing for the store: no hash is computed.
-        #expect(try options([("Authorization", "Bearer secret")], tokens: true).scope == .anonymous)
+    @Test func theScopeIsTheHashTheTokenFileHolds() {
+        let plain = Access(policy: TokenPolicy(token: "secret", name: "shop"))
+        #expect(plain.scope == StoreScope(token: Array("secret".utf8)))
+        // A file that gives only the token's hash names the same scope.
+        let hashed = Access(
+            policy: TokenPolicy(credential: .tokenHash(SHA256.digest(Array("secret".utf8))), name: "shop2"))
+        #expect(hashed.scope == plain.scope)
+        #expect(Access().scope == .anonymous)
+        // A client certificate's subject is never the scope of a token with that text.
+        let subject = "CN=client,O=Example"
+        let certified = Access(policy: TokenPolicy(credential: .certificateSubject(subject), name: "cert"))
+        #expect(certified.scope != StoreScope(token: Array(subject.utf8)) && certified.scope != .anonymous)
+        #expect(certified.scope == StoreScope(certificateSubject: subject))
     }
 }

@@ -57,19 +57,59 @@ final class FakeConnector: Connector {
     }
 }
 
-/// DNS answers from tables; a name not in a table does not exist.
+/// DNS answers from tables; a name not in a table does not exist. Names in
+/// `secure` get the AD bit on validated lookups; every question is recorded.
 struct TableResolver: Resolver {
     var mx: [String: DNSAnswer<MXRecord>] = [:]
     var a: [String: DNSAnswer<IPAddress>] = [:]
     var aaaa: [String: DNSAnswer<IPAddress>] = [:]
+    var tlsa: [String: DNSAnswer<TLSARecord>] = [:]
+    var txt: [String: DNSAnswer<[UInt8]>] = [:]
+    var secure: Set<String> = []
+    let questions = QuestionLog()
+
+    final class QuestionLog: @unchecked Sendable {
+        // @unchecked: `asked` is guarded by `lock`.
+        private let lock = Lock()
+        private var asked: [String] = []
+        func add(_ question: String) { lock.withLock { asked.append(question) } }
+        var all: [String] { lock.withLock { asked } }
+    }
+
+    func validatedMailExchangers(of name: [UInt8]) -> ValidatedAnswer<MXRecord> {
+        validated(name, "MX+DO", mx)
+    }
+    func validatedIPv4Addresses(of name: [UInt8]) -> ValidatedAnswer<IPAddress> {
+        validated(name, "A+DO", a)
+    }
+    func validatedIPv6Addresses(of name: [UInt8]) -> ValidatedAnswer<IPAddress> {
+        validated(name, "AAAA+DO", aaaa)
+    }
+    func tlsaRecords(of name: [UInt8]) -> ValidatedAnswer<TLSARecord> {
+        validated(name, "TLSA+DO", tlsa)
+    }
+    func textRecords(of name: [UInt8]) -> DNSAnswer<[UInt8]> {
+        let text = String(decoding: name, as: UTF8.self)
+        questions.add("TXT " + text)
+        return txt[text] ?? .noSuchDomain
+    }
+
+    private func validated<R>(_ name: [UInt8], _ type: String, _ table: [String: DNSAnswer<R>]) -> ValidatedAnswer<R> {
+        let text = String(decoding: name, as: UTF8.self)
+        questions.add(type + " " + text)
+        return ValidatedAnswer(table[text] ?? .noSuchDomain, secure: secure.contains(text))
+    }
 
     func mailExchangers(of name: [UInt8]) -> DNSAnswer<MXRecord> {
-        mx[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
+        questions.add("MX " + String(decoding: name, as: UTF8.self))
+        return mx[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
     }
     func ipv4Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
-        a[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
+        questions.add("A " + String(decoding: name, as: UTF8.self))
+        return a[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
     }
     func ipv6Addresses(of name: [UInt8]) -> DNSAnswer<IPAddress> {
-        aaaa[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
+        questions.add("AAAA " + String(decoding: name, as: UTF8.self))
+        return aaaa[String(decoding: name, as: UTF8.self)] ?? .noSuchDomain
     }
 }

@@ -1,6 +1,8 @@
-// SHA-256 (FIPS 180-4), for idempotency scopes (the hash of a bearer token)
-// and request fingerprints, without Foundation or OpenSSL (which the command
-// loads only for TLS). Streaming: update with pieces, then finish.
+// SHA-256 (FIPS 180-4), the one in the package: idempotency scopes and
+// request fingerprints in the store, hashed bearer tokens in the token file,
+// the core's MTA-STS cache file names. Plain Swift, so a delivery that only
+// needs a hash touches none of OpenSSL's pages. Streaming: update with pieces,
+// then finish.
 
 public struct SHA256: Sendable {
     private var state: [UInt32] = [
