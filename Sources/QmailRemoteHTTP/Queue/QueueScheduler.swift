@@ -1,5 +1,6 @@
 // The queue's one thread: claims due jobs (as many as `claimLimit` held at
-// once, so that claimed bodies stay few) and submits each to the delivery
+// once, so that claimed bodies stay few; again once half of them are done,
+// so that claims come in batches) and submits each to the delivery
 // pool, where it waits its turn with the requests' deliveries (same threads,
 // same limits); renews the leases of every job it holds; wakes when a
 // delivery is queued here or a job finishes, and otherwise looks at the
@@ -55,6 +56,13 @@ public final class QueueScheduler: @unchecked Sendable {
             wakeUp.signal()
         }
     }
+
+    /// Under the lock: whether to claim now. Not while draining, and not
+    /// until at most half the limit is held: a claim is a transaction (with
+    /// PostgreSQL, a round trip and a commit), and claiming the one or two
+    /// jobs finished since the last one kept the delivery threads waiting
+    /// for the scheduler (PostgreSQL delivered a fifth of what it accepted).
+    private var mayClaim: Bool { !draining && held.count <= claimLimit / 2 }
 
     /// Jobs held: waiting for a delivery thread, delivering, or being recorded.
     var attemptsInFlight: Int { lock.withLock { held.count } }
@@ -115,8 +123,8 @@ public final class QueueScheduler: @unchecked Sendable {
                 }
             }
             if queued { nextDue = 0 }
-            let (room, isDraining) = lock.withLock { (claimLimit - held.count, draining) }
-            if !isDraining && room > 0 && Clock.epochSeconds() >= nextDue {
+            let (room, claimNow, isDraining) = lock.withLock { (claimLimit - held.count, self.mayClaim, draining) }
+            if claimNow && Clock.epochSeconds() >= nextDue {
                 do throws(StoreError) {
                     let jobs = try context.store.claimDueJobs(
                         worker: worker, limit: room, leaseSeconds: context.leaseSeconds, now: Clock.epochSeconds())
@@ -139,7 +147,7 @@ public final class QueueScheduler: @unchecked Sendable {
                 keepHouse()
             }
             lock.withLock {
-                let room = !draining && held.count < claimLimit
+                let room = mayClaim
                 guard !changed && !(room && Clock.epochSeconds() >= nextDue) else { return }
                 // Without room, a finished job (or the next look) wakes the loop.
                 var wait = lastLook + Self.lookSeconds - Clock.seconds()
