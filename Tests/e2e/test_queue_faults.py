@@ -252,6 +252,7 @@ def test_a_store_this_program_cannot_migrate_stops_the_start_and_is_left_alone(h
     delivery_id = queue(made, PAYLOAD)
     assert made.stop() == 0
     with sqlite3.connect(path) as database:
+        assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # as the gateway left it
         database.execute("INSERT INTO schema_version (version) VALUES (99)")
     database.close()
     before = path.read_bytes()
