@@ -4,7 +4,8 @@
 # brings.)
 # Build: docker build -t qmail-remote-httpd .
 # Run:   docker run -p 8025:8025 -e QMAIL_REMOTE_HTTPD_TOKENS=change-me \
-#          -v /etc/qmail-remote/control:/var/qmail/control:ro qmail-remote-httpd
+#          -v /etc/qmail-remote/control:/var/qmail/control:ro \
+#          -v qmail-remote-state:/var/lib/qmail-remote-httpd qmail-remote-httpd
 # Stop:  docker stop --time 75 ... (more than the drain timeout, 60 s by default)
 
 FROM swift:6.3-bookworm AS build
@@ -42,14 +43,18 @@ RUN apt-get update \
     && head -c 1024 /dev/zero > /var/qmail/queue/lock/tcpto \
     && head -c 2048 /dev/zero > /var/qmail/queue/lock/tcpto6 \
     && chown -R qmail:qmail /var/qmail/queue/lock \
-    && chmod 0644 /var/qmail/queue/lock/tcpto /var/qmail/queue/lock/tcpto6
+    && chmod 0644 /var/qmail/queue/lock/tcpto /var/qmail/queue/lock/tcpto6 \
+    && install -d -o qmail -g qmail -m 0700 /var/lib/qmail-remote-httpd
 COPY --from=build /out/qmail-remote-httpd /out/qmail-remote /usr/local/bin/
 
 ENV QMAILHOME=/var/qmail \
     QMAIL_REMOTE_HTTPD_LISTEN=0.0.0.0:8025
 # Mount the control files (me, helohost, smtproutes, timeouts, dkimdomains
-# and dkimkeys/) here.
-VOLUME ["/var/qmail/control"]
+# and dkimkeys/) here. The store (--store, by default the SQLite file
+# state.db, its journal and the bodies of large queued messages) lives in
+# /var/lib/qmail-remote-httpd: keep it on a volume, or queued mail is lost
+# with the container.
+VOLUME ["/var/qmail/control", "/var/lib/qmail-remote-httpd"]
 USER 10001:10001
 EXPOSE 8025
 STOPSIGNAL SIGTERM

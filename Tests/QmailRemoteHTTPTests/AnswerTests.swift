@@ -198,6 +198,36 @@ import Glibc
         #expect(pool.running == 0)
     }
 
+    @Test func heldBackJobsAllRunWithoutWakingEveryThread() {
+        // Threads that finish a job look for the next one themselves: nothing
+        // held back for a destination is left waiting once its slot frees.
+        let pool = WorkerPool(threads: 4, capacity: nil, perDestination: 1)
+        let running = Mutex<[String: Int]>([:])
+        let most = Mutex(0)
+        let done = Atomic<Int>(0)
+        let destinations = ["a", "b", "c"]
+        let jobs = (0..<300).map { index in
+            let destination = destinations[index % 3]
+            return WorkerPool.Job(destination: Array(destination.utf8)) {
+                let now = running.withLock {
+                    $0[destination, default: 0] += 1
+                    return $0[destination]!
+                }
+                most.withLock { $0 = max($0, now) }
+                usleep(100)
+                running.withLock { $0[destination]! -= 1 }
+                done.add(1, ordering: .sequentiallyConsistent)
+            }
+        }
+        // Some submitted one at a time, some together.
+        for job in jobs.prefix(100) { #expect(pool.submit([job])) }
+        #expect(pool.submit(Array(jobs.dropFirst(100))))
+        let deadline = Clock.seconds() + 30
+        while done.load(ordering: .sequentiallyConsistent) < 300 && Clock.seconds() < deadline { usleep(1000) }
+        #expect(done.load(ordering: .sequentiallyConsistent) == 300)
+        #expect(most.withLock { $0 } == 1)
+    }
+
     @Test func finalDotGateDecidesOnce() {
         let gate = FinalDotGate()
         #expect(gate.commit())

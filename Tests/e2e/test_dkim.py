@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 from conftest import BINARY, good_conversation, needs_netns
+from queuing import queue, wait_for_status
 from dkimcheck import (dkimpy_verify, make_key, opendkim_verify, signatures, stored_message, txt_record,
                        without_signatures_but)
 
@@ -463,6 +464,24 @@ def test_the_gateway_signs_and_says_so(home, smtp, keys, tmp_path, gateway):
     first = next(t for t in server.transcripts if b"DKIM-Signature" in t)
     assert_verified(stored_message(first), records, tmp_path)
     assert not any(b"DKIM-Signature" in t for t in server.transcripts if b"not signed" in t)
+
+
+@needs_netns
+@pytest.mark.parametrize("size", ["in-the-row", "in-a-file"])
+def test_the_queue_signs_what_it_delivers(home, smtp, keys, tmp_path, gateway, size):
+    """Queued bodies are read twice too: small ones from the claim, large ones (over 256 KiB) from their file."""
+    records = install(home, keys)
+    server = smtp(*good_conversation(), many=True)
+    home.route_to(server)
+    g = gateway()
+    message = MESSAGES["7bit"] if size == "in-the-row" else HEADER + b"\n" + b"a line of a large queued message\n" * 10000
+    delivery_id = queue(g, {"sender": "me@example.com", "recipients": ["you@x.test"], "host": "x.test",
+                            "message": message.decode()})
+    assert wait_for_status(g, delivery_id)["status"] == "delivered"
+    server.settle()
+    server.close()
+    [transcript] = server.transcripts
+    assert_verified(stored_message(transcript), records, tmp_path)
 
 
 @needs_netns
