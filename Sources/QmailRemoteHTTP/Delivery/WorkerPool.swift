@@ -105,10 +105,6 @@ public final class WorkerPool: @unchecked Sendable {
                 if let destination = job.destination {
                     let left = runningFor[destination, default: 1] - 1
                     runningFor[destination] = left > 0 ? left : nil
-                    // A job held back for this destination may run now: this
-                    // thread looks for it next, so nobody else is woken (waking
-                    // every idle thread to scan them all cost a twentieth of the
-                    // gateway's CPU).
                 }
             }
         }
