@@ -31,6 +31,9 @@ public final class SpooledBytes {
 
     public var tooLarge: Bool { count > limit }
 
+    /// Whether every byte so far is in memory (none went to a spool file).
+    public var isInMemory: Bool { file == nil }
+
     public func append(_ bytes: UnsafeRawBufferPointer) {
         count += bytes.count
         if tooLarge || failed {
