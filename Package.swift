@@ -99,7 +99,11 @@ let package = Package(
                 "QmailRemoteHTTP", "QmailRemote", "QmailSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // lld, like the command's: GNU ld repeats glibc's warning about
+            // mktemp, which FoundationEssentials (under ArgumentParser) links
+            // in and nothing here calls.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld"])]
         ),
         // The store under load and faults (kill -9, full disk, a server that goes
         // away): driven by Tests/e2e/test_store_*.py and bench/store.sh.
