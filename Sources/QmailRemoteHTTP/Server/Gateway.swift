@@ -76,7 +76,8 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         self.table = table
         self.telemetry = telemetry
         endpoint = GatewayEndpoint(
-            settings: settings, lifecycle: lifecycle, bodyMemory: bodyMemory, metricsText: metrics.prometheusText)
+            settings: settings, lifecycle: lifecycle, bodyMemory: bodyMemory,
+            messageIDHost: MessageIDHost(environment: environment), metricsText: metrics.prometheusText)
         service = DeliveryService(
             pool: WorkerPool(
                 threads: settings.concurrency, capacity: settings.queueLength, perDestination: settings.destinationLimit
@@ -191,7 +192,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         case .answer:
             // Answered once the request is complete, so the connection stays open.
             return table.move(client, to: .body(since: Clock.seconds(), bytes: 0))
-        case .readJSON(let limit, _), .readRaw(_, let limit, _):
+        case .readJSON(let limit, _), .readRaw(_, let limit, _), .readCompose(let limit, _):
             guard table.move(client, to: .body(since: Clock.seconds(), bytes: 0)) else { return false }
             request.body = endpoint.makeStore(limit: limit)
             return true
@@ -234,10 +235,10 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
                 switch prepared {
                 case .answer(let response):
                     finish(request, connection, response)
-                case .deliver(let input, let message, let access):
+                case .deliver(let submission, let access):
                     do throws(APIError) {
-                        try service.start(input, message: message) { [self] results in
-                            let (response, summary) = endpoint.answer(input, results: results, access: access)
+                        try service.start(submission.input, message: submission.message) { [self] results in
+                            let (response, summary) = endpoint.answer(submission, results: results, access: access)
                             request.summary = summary
                             finish(request, connection, response)
                         }

@@ -1,0 +1,33 @@
+// POST /v1/messages once its body is in: decode the JSON (ComposePayload),
+// lay the message out with a fresh Message-ID and the wall clock's Date,
+// check the envelope and the token's policy (its senders for the From:
+// address too) before anything is written, then write the message into a
+// store of its own. The result is a Submission like any other route's.
+
+import MailComposer
+import QmailSupport
+
+extension GatewayEndpoint {
+    func compose(
+        _ body: SpooledBytes?, access: Access, summary: inout RequestSummary
+    ) throws(APIError) -> Submission {
+        guard let body else { throw .spoolFailed }
+        if body.tooLarge { throw .tooLarge(body.limit) }
+        guard let stored = body.finish() else { throw .spoolFailed }
+        let limit = settings.maxMessageBytes
+        let payload = try ComposePayload.decode(stored, maxMessageBytes: limit) { makeStore(limit: limit) }
+        var random = SystemRandomNumberGenerator()
+        let now = Clock.epochSeconds()
+        let (message, input) = try payload.compose(
+            with: messageIDHost.composer(),
+            date: MessageDate(secondsSinceEpoch: now, utcOffsetSeconds: Clock.utcOffsetSeconds(at: now)),
+            maxMessageBytes: limit, maxRecipients: settings.maxRecipients, using: &random)
+        summary.sender = String(decoding: input.sender, as: UTF8.self)
+        summary.recipientCount = input.recipients.count
+        try access.permit(input)
+        try access.permitFrom([message.from])
+        let written = makeStore(limit: limit)
+        guard message.write(into: written), let built = written.finish() else { throw .spoolFailed }
+        return Submission(input, built, messageID: message.messageID)
+    }
+}
