@@ -128,9 +128,8 @@ struct MessageAssembly: Sendable {
             case .bytes(let bytes):
                 bytes.withUnsafeBytes { sink.write($0) }
             case .base64(let content):
-                if scratch.isEmpty {
-                    scratch = [UInt8](repeating: 0, count: Base64Lines.encodedLength(Base64Lines.pieceSize) + 2)
-                }
+                let needed = Base64Lines.encodedLength(min(content.count, Base64Lines.pieceSize)) + 2
+                if scratch.count < needed { scratch = [UInt8](repeating: 0, count: needed) }
                 var first = true
                 let complete = content.forEachPiece(of: Base64Lines.pieceSize) { piece in
                     scratch.withUnsafeMutableBufferPointer { out in

@@ -27,7 +27,9 @@ extension GatewayEndpoint {
         try access.permit(input)
         try access.permitFrom([message.from])
         let written = makeStore(limit: limit)
-        guard message.write(into: written), let built = written.finish() else { throw .spoolFailed }
+        // The payload's stores hold the budget (or the files) of what the message is written from.
+        let complete = withExtendedLifetime(payload) { message.write(into: written) }
+        guard complete, let built = written.finish() else { throw .spoolFailed }
         return Submission(input, built, messageID: message.messageID)
     }
 }

@@ -6,8 +6,10 @@
 import MailComposer
 
 extension StoredMessage: ContentSource {
-    /// The bytes for the composer: held here, read in pieces when they are needed.
-    var partContent: PartContent { PartContent(source: self) }
+    /// The bytes for the composer: those in memory as they are (this object
+    /// keeps their share of the budget while it lives), a spool file's read
+    /// in pieces when they are needed.
+    var partContent: PartContent { bytesInMemory.map { PartContent($0) } ?? PartContent(source: self) }
 }
 
 extension SpooledBytes: MessageSink {

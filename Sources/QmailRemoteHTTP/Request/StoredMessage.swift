@@ -74,6 +74,12 @@ public final class StoredMessage: Sendable {
         return out
     }
 
+    /// The bytes when they are held in memory (no copy), else nil.
+    var bytesInMemory: [UInt8]? {
+        if case .memory(let bytes) = storage { return bytes }
+        return nil
+    }
+
     /// Copies the bytes from `offset` on into `buffer`: how many (0 at the
     /// end), nil when the spool file cannot be read.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int? {
