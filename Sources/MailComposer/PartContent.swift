@@ -47,7 +47,7 @@ public struct PartContent: Sendable, Equatable {
 
     /// Calls `body` with the bytes in order, in pieces of `size` bytes (the
     /// last may be shorter); false when a piece could not be read.
-    func forEachPiece(of size: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    public func forEachPiece(of size: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
         switch storage {
         case .bytes(let bytes):
             bytes.withUnsafeBytes { raw in
