@@ -151,6 +151,13 @@ import Testing
             }
             #expect(response.status == status && summary.error == expected, "\(json)")
         }
+        let attachment = #"{"filename":"a","content_base64":"QQ=="}"#
+        let many = { (count: Int) in
+            #"{"from":"a@b.c","to":"d@x.test","text":"x","attachments":["#
+                + Array(repeating: attachment, count: count).joined(separator: ",") + "]}"
+        }
+        #expect(prepare(try endpoint(), many(100)).1.error == nil)
+        #expect(prepare(try endpoint(), many(101)).1.error == "invalid_field")
         // A UTF-8 From: address in the envelope too asks the core for SMTPUTF8: allowed.
         #expect(prepare(e, #"{"from":"jöhn@example.org","to":"d@x.test","text":"x"}"#).1.error == nil)
     }

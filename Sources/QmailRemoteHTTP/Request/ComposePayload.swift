@@ -5,7 +5,8 @@
 // stores of their own (memory budget, then spool file), decoded from base64
 // as they are read, so that neither the body nor a large attachment is ever
 // held whole; the other fields are small JSON values (at most 1 MiB of
-// strings in all). Yields the MailComposer input; building it is `compose`.
+// strings in all), and there are at most 100 attachments. Yields the
+// MailComposer input; building it is `compose`.
 
 import MailComposer
 import QmailRemote
@@ -26,6 +27,8 @@ public struct ComposePayload: Sendable {
     static let knownInAddress: Set<String> = ["name", "address"]
     /// The string bytes of every field but text, html and content_base64, together.
     static let maxFieldBytes = 1 << 20
+    /// Each attachment has a store of its own, which may be a spool file (a descriptor).
+    static let maxAttachments = 100
 
     /// Decodes `body`; `makeStore` gives the store for each text and attachment.
     /// Refuses with 413 when the texts and attachments alone, as sent, pass
@@ -105,6 +108,8 @@ private struct ComposeFields {
     var text: SpooledBytes?
     var html: SpooledBytes?
     var attachments: [AttachmentRead]?
+    /// More attachments than `maxAttachments` were sent (those past it are read for their syntax only).
+    var attachmentsSent = 0
     var fieldBudget = ComposePayload.maxFieldBytes
 
     mutating func read(_ reader: inout JSONReader, makeStore: () -> SpooledBytes) throws(JSONReadError) {
@@ -165,7 +170,12 @@ private struct ComposeFields {
                 reader.take()
             } else {
                 while true {
-                    items.append(try attachment(&reader, makeStore: makeStore))
+                    attachmentsSent += 1
+                    if attachmentsSent > ComposePayload.maxAttachments {
+                        try reader.skipValue(depth: 2)
+                    } else {
+                        items.append(try attachment(&reader, makeStore: makeStore))
+                    }
                     if try reader.endOfMember(closing: UInt8(ascii: "]")) { break }
                 }
             }
@@ -267,6 +277,11 @@ private struct ComposeFields {
 
         if let type = typeErrors["attachments"] {
             throw .badRequest("invalid_field", "attachments must be an array of objects, not \(type)")
+        }
+        if attachmentsSent > ComposePayload.maxAttachments {
+            throw .badRequest(
+                "invalid_field",
+                "\(attachmentsSent) attachments; the maximum is \(ComposePayload.maxAttachments)")
         }
         var contents: [Base64Sink] = []
         for (index, item) in (attachments ?? []).enumerated() {
