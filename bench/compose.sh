@@ -92,8 +92,9 @@ print(f"message: {size} bytes built (text, HTML, a 4 KB inline image); bodies: c
       f"{os.path.getsize(work + '/compose.json')} B, deliveries {os.path.getsize(work + '/deliveries.json')} B")
 print(f"| route, wrk -c 20 ({rounds} interleaved rounds) | messages/s (median) | every round | p50 (ms) | p99 (ms) | peak RSS (MB) |")
 print("|---|---|---|---|---|---|")
-for name, values in (("POST /v1/messages (built by the gateway)", compose), ("POST /v1/deliveries (prebuilt)", deliveries)):
-    last = fields(f"{work}/{name.split()[1].strip('/').split('/')[1]}.{rounds}")
+for name, file, values in (("POST /v1/messages (built by the gateway)", "compose", compose),
+                           ("POST /v1/deliveries (prebuilt)", "deliveries", deliveries)):
+    last = fields(f"{work}/{file}.{rounds}")
     print(f"| {name} | {statistics.median(values):.0f} | {', '.join(f'{v:.0f}' for v in values)} | "
           f"{float(last['WRK_P50_MS']):.2f} | {float(last['WRK_P99_MS']):.2f} | {int(last['WRK_PEAK_KB']) / 1024:.1f} |")
 print(f"\nratio messages/deliveries (medians): {statistics.median(compose) / statistics.median(deliveries):.2f}; "
