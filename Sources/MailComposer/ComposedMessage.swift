@@ -28,6 +28,10 @@ public struct ComposedMessage: Sendable {
         return bytes
     }
 
+    /// The whole message in one allocation of exactly `size` bytes; nil when
+    /// a content held elsewhere could not be read.
+    public func assembledBytes() -> [UInt8]? { assembly.bytes() }
+
     /// Writes the message into `sink` in pieces, reading contents held
     /// elsewhere as it goes; false when one could not be read.
     public func write(into sink: any MessageSink) -> Bool { assembly.write(into: sink) }

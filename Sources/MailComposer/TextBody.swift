@@ -20,25 +20,28 @@ struct TextBody: Sendable {
     let encoding: Encoding
 
     init(_ text: String, endsMessage: Bool) {
-        let content = PartContent(Array(text.utf8))
-        var reader = ContentReader(content)
-        self.init(content, endsMessage: endsMessage, reader: &reader)
+        self.init(PartContent(Array(text.utf8)), endsMessage: endsMessage)!
     }
 
     /// nil when the content could not be read.
     init?(_ content: PartContent, endsMessage: Bool) {
-        var reader = ContentReader(content)
-        self.init(content, endsMessage: endsMessage, reader: &reader)
-        if reader.failed { return nil }
-    }
-
-    private init(_ content: PartContent, endsMessage: Bool, reader: inout ContentReader) {
+        let encoding: Encoding
+        if let bytes = content.inMemory {
+            encoding = bytes.withUnsafeBufferPointer { buffer in
+                var text = MemoryText(bytes: buffer)
+                return Self.choose(&text, endsMessage: endsMessage)
+            }
+        } else {
+            var text = ContentReader(content)
+            encoding = Self.choose(&text, endsMessage: endsMessage)
+            if text.failed { return nil }
+        }
         self.content = content
         self.endsMessage = endsMessage
-        encoding = Self.choose(&reader, endsMessage: endsMessage)
+        self.encoding = encoding
     }
 
-    private static func choose(_ text: inout ContentReader, endsMessage: Bool) -> Encoding {
+    private static func choose(_ text: inout some TextBytes, endsMessage: Bool) -> Encoding {
         let count = text.count
         if endsMessage, count > 0 {
             let last = text.byte(at: count - 1)
@@ -64,26 +67,38 @@ struct TextBody: Sendable {
 
     /// "From " (mbox files turn it into ">From ") or "--=_" (every boundary's
     /// start) at `offset`; neither holds a line break, so a match is on the line.
-    private static func startsDangerously(_ text: inout ContentReader, at offset: Int) -> Bool {
+    private static func startsDangerously(_ text: inout some TextBytes, at offset: Int) -> Bool {
         starts(&text, at: offset, with: "From ") || starts(&text, at: offset, with: "--=_")
     }
 
-    private static func starts(_ text: inout ContentReader, at offset: Int, with prefix: StaticString) -> Bool {
+    private static func starts(_ text: inout some TextBytes, at offset: Int, with prefix: StaticString) -> Bool {
         let length = prefix.utf8CodeUnitCount
         guard text.count - offset >= length else { return false }
         for index in 0..<length where text.byte(at: offset + index) != prefix.utf8Start[index] { return false }
         return true
     }
 
-    /// Writes the encoded body; false when the content could not be read.
+    /// Writes the encoded body; false when the content could not be read:
+    /// straight from the bytes when they are in memory, else through a window.
     @discardableResult
     func write(into out: inout some ByteOutput) -> Bool {
+        if let bytes = content.inMemory {
+            bytes.withUnsafeBufferPointer { buffer in
+                var text = MemoryText(bytes: buffer)
+                write(&text, into: &out)
+            }
+            return true
+        }
         var text = ContentReader(content)
+        write(&text, into: &out)
+        return !text.failed
+    }
+
+    private func write(_ text: inout some TextBytes, into out: inout some ByteOutput) {
         switch encoding {
         case .sevenBit: Self.writeSevenBit(&text, into: &out)
         case .quotedPrintable: Self.writeQuotedPrintable(&text, endsMessage: endsMessage, into: &out)
         }
-        return !text.failed
     }
 
     /// The number of bytes `write` writes; nil when the content could not be read.
@@ -92,7 +107,7 @@ struct TextBody: Sendable {
         return write(into: &counter) ? counter.count : nil
     }
 
-    private static func writeSevenBit(_ text: inout ContentReader, into out: inout some ByteOutput) {
+    private static func writeSevenBit(_ text: inout some TextBytes, into out: inout some ByteOutput) {
         let count = text.count
         var index = 0
         while index < count {
@@ -112,7 +127,7 @@ struct TextBody: Sendable {
 
     /// Lines as QP lines joined by soft breaks ("=" CRLF).
     private static func writeQuotedPrintable(
-        _ text: inout ContentReader, endsMessage: Bool, into out: inout some ByteOutput
+        _ text: inout some TextBytes, endsMessage: Bool, into out: inout some ByteOutput
     ) {
         let count = text.count
         var column = 0
@@ -167,4 +182,22 @@ struct TextBody: Sendable {
             }
         }
     }
+}
+
+/// A text's bytes by offset, with `count`: in memory, or read through a window (ContentReader).
+protocol TextBytes {
+    var count: Int { get }
+    mutating func byte(at offset: Int) -> UInt8
+}
+
+extension ContentReader: TextBytes {}
+
+/// Bytes in memory, for the length of a `withUnsafeBufferPointer`.
+private struct MemoryText: TextBytes {
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    var count: Int { bytes.count }
+
+    @inline(__always)
+    func byte(at offset: Int) -> UInt8 { bytes[offset] }
 }

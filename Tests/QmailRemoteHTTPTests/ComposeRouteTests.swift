@@ -180,6 +180,20 @@ import Testing
         #expect(text.contains(String(decoding: Base64.encode(Array(content[0..<57])), as: UTF8.self)))
     }
 
+    @Test func aSmallMessageIsHeldInMemoryOnTheBudget() throws {
+        let budget = BodyMemory(limit: 1 << 20)
+        let e = try endpoint(budget: budget)
+        var prepared: PreparedRequest? = prepare(e, Self.simple).0
+        guard case .deliver(let submission, _) = prepared else {
+            Issue.record("not delivered")
+            return
+        }
+        #expect(!submission.message.isSpooled && budget.inUse == submission.message.count)
+        prepared = nil
+        _ = consume submission
+        #expect(budget.inUse == 0 && prepared == nil)
+    }
+
     @Test func theAnswerIsThatOfDeliveriesWithTheMessageID() throws {
         let e = try endpoint()
         let input = try DeliveryInput(

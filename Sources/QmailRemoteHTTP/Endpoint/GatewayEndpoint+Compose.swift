@@ -5,6 +5,7 @@
 // store of its own. The result is a Submission like any other route's.
 
 import MailComposer
+import QmailRemote
 import QmailSupport
 
 extension GatewayEndpoint {
@@ -26,10 +27,27 @@ extension GatewayEndpoint {
         summary.recipientCount = input.recipients.count
         try access.permit(input)
         try access.permitFrom([message.from])
-        let written = makeStore(limit: limit)
         // The payload's stores hold the budget (or the files) of what the message is written from.
-        let complete = withExtendedLifetime(payload) { message.write(into: written) }
-        guard complete, let built = written.finish() else { throw .spoolFailed }
+        let built = withExtendedLifetime(payload) { store(message) }
+        guard let built else { throw .spoolFailed }
         return Submission(input, built, messageID: message.messageID)
+    }
+
+    /// The built message as a message to deliver: in memory, written once
+    /// into its exact size, when it is under the spool threshold and the
+    /// budget has room; else written into a store in pieces (spooled when large).
+    private func store(_ message: ComposedMessage) -> StoredMessage? {
+        if message.size <= settings.spoolThresholdBytes, bodyMemory.reserve(message.size) {
+            guard let bytes = message.assembledBytes() else {
+                bodyMemory.release(message.size)
+                return nil
+            }
+            var facts = MessageFacts(size: 0, eightBit: false)
+            bytes.withUnsafeBytes { facts.scan($0) }
+            return StoredMessage(bytes: bytes, facts: facts, budget: bodyMemory, reserved: message.size)
+        }
+        let written = makeStore(limit: settings.maxMessageBytes)
+        guard message.write(into: written) else { return nil }
+        return written.finish()
     }
 }
