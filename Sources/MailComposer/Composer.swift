@@ -78,6 +78,7 @@ public struct Composer: Sendable {
         out.append("\r\n")
         body.writeBody(into: &out)
         if case .multipart = body { out.append("\r\n") }
+        if out.unreadable { throw .unreadable("text") }
         if out.count > maxMessageBytes { throw Self.tooLarge(maxMessageBytes) }
 
         let utf8Headers = ([from] + to + cc + replyTo).contains { $0.localPart.contains { $0 > 127 } }

@@ -16,6 +16,8 @@ struct MessageAssembly: Sendable {
     private var pending: [UInt8] = []
     /// The size of the finished message.
     private(set) var count = 0
+    /// A text held elsewhere could not be read while it was laid out.
+    private(set) var unreadable = false
 
     init() { pending.reserveCapacity(2048) }
 
@@ -47,10 +49,15 @@ struct MessageAssembly: Sendable {
     /// A text body: encoded now when it is in memory, else laid out with the
     /// size it encodes to (read once for that here) and encoded when written.
     mutating func append(_ body: TextBody) {
-        guard body.content.inMemory == nil, let encoded = body.encodedCount() else {
+        if let text = body.content.inMemory {
+            pending.reserveCapacity(pending.count + text.count + text.count / 8 + 16)
             let before = pending.count
             body.write(into: &pending)
             count += pending.count - before
+            return
+        }
+        guard let encoded = body.encodedCount() else {
+            unreadable = true
             return
         }
         closePending()

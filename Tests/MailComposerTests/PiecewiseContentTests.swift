@@ -24,6 +24,28 @@ struct PiecewiseSource: ContentSource {
     }
 }
 
+/// Bytes that can be read `reads` times, then no more (a spool file going bad).
+final class FailingSource: ContentSource, @unchecked Sendable {
+    // @unchecked: one test thread reads it.
+    let bytes: [UInt8]
+    private var readsLeft: Int
+
+    init(_ bytes: [UInt8], reads: Int) {
+        self.bytes = bytes
+        readsLeft = reads
+    }
+
+    var count: Int { bytes.count }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int? {
+        if readsLeft == 0 { return nil }
+        readsLeft -= 1
+        let length = max(0, min(buffer.count, bytes.count - offset))
+        for index in 0..<length { buffer[index] = bytes[offset + index] }
+        return length
+    }
+}
+
 /// Keeps what it is given, and how many pieces it came in.
 final class CollectingSink: MessageSink {
     var bytes: [UInt8] = []
@@ -148,6 +170,14 @@ final class CollectingSink: MessageSink {
         let text = Array(String(repeating: "line\n", count: 1000).utf8)
         var composition = Composition(from: .text("a@example.org"), to: [.text("b@example.org")])
         composition.textBody = PartContent(source: PiecewiseSource(bytes: text, failAt: 3000))
+        #expect(throws: CompositionError(.unreadableContent, "the text could not be read back from where it was kept"))
+        {
+            try compose(composition)
+        }
+
+        // Read well enough to choose its encoding, then not again while it is laid out.
+        composition.textBody = PartContent(
+            source: FailingSource(Array(("é" + String(repeating: "x", count: 100)).utf8), reads: 1))
         #expect(throws: CompositionError(.unreadableContent, "the text could not be read back from where it was kept"))
         {
             try compose(composition)

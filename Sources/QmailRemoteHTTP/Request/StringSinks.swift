@@ -48,12 +48,14 @@ struct Base64Sink: JSONStringSink {
 
     mutating func finish() {
         if invalid || pending.isEmpty { return }
-        decode(pending[...], final: true)
+        let text = pending
         pending = []
+        decode(text, final: true)
     }
 
-    private mutating func decode(_ text: ArraySlice<UInt8>, final: Bool) {
-        guard final || !text.contains(UInt8(ascii: "=")), let bytes = Base64.decode(bytes: Array(text)) else {
+    private mutating func decode(_ text: some Collection<UInt8>, final: Bool) {
+        let quads = text as? [UInt8] ?? Array(text)
+        guard final || !quads.contains(UInt8(ascii: "=")), let bytes = Base64.decode(bytes: quads) else {
             invalid = true
             return
         }
