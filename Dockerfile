@@ -1,10 +1,11 @@
 # qmail-remote-httpd: the HTTP gateway to qmail-remote's delivery core.
-# (OpenSSL is linked into both binaries; libopendkim11 is loaded when a
-# message is signed, libcurl4 when an MTA-STS policy is fetched; HTTPS is
-# libmicrohttpd's GnuTLS, which libmicrohttpd12 brings.)
+# (OpenSSL is linked into both binaries: TLS, DKIM signing and MTA-STS
+# policy fetches; HTTPS is libmicrohttpd's GnuTLS, which libmicrohttpd12
+# brings.)
 # Build: docker build -t qmail-remote-httpd .
 # Run:   docker run -p 8025:8025 -e QMAIL_REMOTE_HTTPD_TOKENS=change-me \
-#          -v /etc/qmail-remote/control:/var/qmail/control:ro qmail-remote-httpd
+#          -v /etc/qmail-remote/control:/var/qmail/control:ro \
+#          -v qmail-remote-state:/var/lib/qmail-remote-httpd qmail-remote-httpd
 # Stop:  docker stop --time 75 ... (more than the drain timeout, 60 s by default)
 
 FROM swift:6.3-bookworm AS build
@@ -12,7 +13,7 @@ FROM swift:6.3-bookworm AS build
 # them would break this build, so versions are left to the release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libopendkim-dev pkg-config binutils \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev pkg-config binutils \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -31,7 +32,7 @@ FROM debian:bookworm-slim
 # service user's. tcpto holds 64 records of 16 bytes, tcpto6 64 of 32.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libopendkim11 libcurl4 libsqlite3-0 libpq5 ca-certificates \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 libssl3 libsqlite3-0 libpq5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 qmail \
     && useradd --system --uid 10001 --gid qmail --home-dir /var/qmail --shell /usr/sbin/nologin qmail \
@@ -42,14 +43,18 @@ RUN apt-get update \
     && head -c 1024 /dev/zero > /var/qmail/queue/lock/tcpto \
     && head -c 2048 /dev/zero > /var/qmail/queue/lock/tcpto6 \
     && chown -R qmail:qmail /var/qmail/queue/lock \
-    && chmod 0644 /var/qmail/queue/lock/tcpto /var/qmail/queue/lock/tcpto6
+    && chmod 0644 /var/qmail/queue/lock/tcpto /var/qmail/queue/lock/tcpto6 \
+    && install -d -o qmail -g qmail -m 0700 /var/lib/qmail-remote-httpd
 COPY --from=build /out/qmail-remote-httpd /out/qmail-remote /usr/local/bin/
 
 ENV QMAILHOME=/var/qmail \
     QMAIL_REMOTE_HTTPD_LISTEN=0.0.0.0:8025
 # Mount the control files (me, helohost, smtproutes, timeouts, dkimdomains
-# and dkimkeys/) here.
-VOLUME ["/var/qmail/control"]
+# and dkimkeys/) here. The store (--store, by default the SQLite file
+# state.db, its journal and the bodies of large queued messages) lives in
+# /var/lib/qmail-remote-httpd: keep it on a volume, or queued mail is lost
+# with the container.
+VOLUME ["/var/qmail/control", "/var/lib/qmail-remote-httpd"]
 USER 10001:10001
 EXPOSE 8025
 STOPSIGNAL SIGTERM

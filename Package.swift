@@ -4,8 +4,8 @@
 // files, base64, locks, writing to descriptors), the drop-in qmail-remote
 // command, the HTTP gateway (QmailRemoteHTTP, qmail-remote-httpd), the MIME
 // message builder of the compose API (MailComposer) and the C bridges (CResolv:
-// glibc's resolver; CTLS: OpenSSL; CDKIM: libopendkim; CCurl: libcurl for
-// MTA-STS policies; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for the
+// glibc's resolver; CTLS: OpenSSL, for TLS, DKIM signatures and MTA-STS
+// policy fetches; CMicroHTTPD: libmicrohttpd; CEpoll: epoll for the
 // gateway's acceptor; CSQLite and CLibPQ: the gateway's store; CGnuTLS: the
 // gateway's HTTPS certificates).
 import PackageDescription
@@ -49,12 +49,6 @@ let package = Package(
         // libraries into the gateway.
         .target(
             name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        // libopendkim's header at build time (libopendkim-dev); the library is
-        // loaded at run time, only when a message is signed.
-        .target(name: "CDKIM", path: "Sources/CDKIM", linkerSettings: [.linkedLibrary("dl")]),
-        // libcurl's headers at build time (libcurl4-openssl-dev); the library is
-        // loaded at run time, only when an MTA-STS policy must be fetched.
-        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
@@ -80,7 +74,7 @@ let package = Package(
         .target(name: "CGnuTLS", path: "Sources/CGnuTLS", linkerSettings: [.linkedLibrary("gnutls")]),
         .target(
             name: "QmailRemote",
-            dependencies: ["QmailSupport", "CResolv", "CTLS", "CDKIM", "CCurl"],
+            dependencies: ["QmailSupport", "CResolv", "CTLS"],
             swiftSettings: startupCode
         ),
         .executableTarget(

@@ -3,13 +3,17 @@
 # foreground (Ctrl-C or SIGTERM drains it). With a qmail installation
 # (QMAILHOME, or /var/qmail/control) it uses that. Without one it runs in
 # demo mode: a throw-away qmail home in .run/ whose default route sends all
-# mail to Postfix's smtp-sink on 127.0.0.1:2525, started here too.
-# Extra arguments go to qmail-remote-httpd (see --help).
+# mail to Postfix's smtp-sink on 127.0.0.1:2525, started here too. The store
+# (idempotency keys, the queue) is .run/state.db unless QMAIL_REMOTE_HTTPD_STORE
+# or --store says otherwise. Extra arguments go to qmail-remote-httpd (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 export PATH="/opt/swift/usr/bin:$PATH"
 swift build -c release --static-swift-stdlib --product qmail-remote-httpd
+
+mkdir -p .run
+export QMAIL_REMOTE_HTTPD_STORE="${QMAIL_REMOTE_HTTPD_STORE:-sqlite:$PWD/.run/state.db}"
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }

@@ -1,11 +1,19 @@
-/* CTLS: the TLS client on OpenSSL 3, linked in. qmail-remote links
- * libssl and libcrypto statically (a static executable: their pages are
- * mapped only when a delivery uses TLS, and no dlopen, which a static glibc
- * program cannot do safely); the gateway links them as shared libraries. */
+/* CTLS: the TLS client on OpenSSL 3, linked in, and the DKIM signature
+ * (a private key, SHA-256). qmail-remote links libssl and libcrypto
+ * statically (a static executable: their pages are mapped only when a
+ * delivery uses TLS or signs, and no dlopen, which a static glibc program
+ * cannot do safely); the gateway links them as shared libraries. */
+
+/* DKIM signs with RSA_sign and SHA256_Init & co., which OpenSSL 3 deprecates
+ * but keeps: they call its constant-time RSA and SHA-NI code directly, where
+ * the EVP calls would first fetch implementations from its default provider
+ * (some 3 million instructions on a process's first fetch). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "ctls.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +21,15 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #define CTLS_FUNCTIONS(X) \
     X(ssl, int, OPENSSL_init_ssl, (uint64_t, const OPENSSL_INIT_SETTINGS *)) \
+    X(crypto, int, OPENSSL_init_crypto, (uint64_t, const OPENSSL_INIT_SETTINGS *)) \
     X(ssl, const SSL_METHOD *, TLS_client_method, (void)) \
     X(ssl, SSL_CTX *, SSL_CTX_new, (const SSL_METHOD *)) \
     X(ssl, void, SSL_CTX_free, (SSL_CTX *)) \
@@ -59,7 +71,22 @@
     X(crypto, void, ERR_clear_error, (void)) \
     X(crypto, const EVP_MD *, EVP_md5, (void)) \
     X(crypto, unsigned char *, HMAC, (const EVP_MD *, const void *, int, const unsigned char *, size_t, \
-                                      unsigned char *, unsigned int *))
+                                      unsigned char *, unsigned int *)) \
+    X(crypto, int, RAND_set_rand_method, (const RAND_METHOD *)) \
+    X(crypto, RSA *, d2i_RSAPrivateKey, (RSA **, const unsigned char **, long)) \
+    X(crypto, void, RSA_free, (RSA *)) \
+    X(crypto, int, RSA_size, (const RSA *)) \
+    X(crypto, int, RSA_sign, (int, const unsigned char *, unsigned int, unsigned char *, unsigned int *, RSA *)) \
+    X(crypto, int, RSA_verify, (int, const unsigned char *, unsigned int, const unsigned char *, unsigned int, RSA *)) \
+    X(crypto, EVP_PKEY *, EVP_PKEY_new_raw_private_key, (int, ENGINE *, const unsigned char *, size_t)) \
+    X(crypto, void, EVP_PKEY_free, (EVP_PKEY *)) \
+    X(crypto, EVP_MD_CTX *, EVP_MD_CTX_new, (void)) \
+    X(crypto, void, EVP_MD_CTX_free, (EVP_MD_CTX *)) \
+    X(crypto, int, EVP_DigestSignInit, (EVP_MD_CTX *, EVP_PKEY_CTX **, const EVP_MD *, ENGINE *, EVP_PKEY *)) \
+    X(crypto, int, EVP_DigestSign, (EVP_MD_CTX *, unsigned char *, size_t *, const unsigned char *, size_t)) \
+    X(crypto, int, SHA256_Init, (SHA256_CTX *)) \
+    X(crypto, int, SHA256_Update, (SHA256_CTX *, const void *, size_t)) \
+    X(crypto, int, SHA256_Final, (unsigned char *, SHA256_CTX *))
 
 /* The OpenSSL functions CTLS uses, listed once above (p_name is name): all
  * of its dependence on OpenSSL in one place. */
@@ -74,11 +101,46 @@ struct ctls_connection { SSL *ssl; };
  * load; the gateway reads it as any OpenSSL program does. */
 extern const char _DYNAMIC[] __attribute__((weak));
 
+/* The kernel's random bytes, for the static command (below). */
+static int kernel_random(unsigned char *buffer, int count) {
+    while (count > 0) {
+        ssize_t got = getrandom(buffer, (size_t)count, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return 0;
+        buffer += got;
+        count -= (int)got;
+    }
+    return 1;
+}
+
+static int kernel_random_ready(void) { return 1; }
+
+static const RAND_METHOD kernel_random_method = {
+    .bytes = kernel_random, .pseudorand = kernel_random, .status = kernel_random_ready};
+
+/* What a static command sets before its first use of libcrypto: no
+ * openssl.cnf, no clean-up at exit (it exits right after its one delivery),
+ * and its few random bytes (TLS randoms and key shares, RSA blinding) straight
+ * from getrandom(2): OpenSSL's DRBG would first fetch and seed itself, some 8
+ * million instructions, in every run. */
+static void init_crypto(void) {
+    if (_DYNAMIC != NULL) return;
+    p_OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
+    p_RAND_set_rand_method(&kernel_random_method);
+}
+
+/* Before the first use of libcrypto alone (signing). */
+static void crypto_ready(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_crypto);
+}
+
 static void init(void) {
+    crypto_ready();
     if (_DYNAMIC == NULL) p_OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 }
 
-/* Before the first use of OpenSSL. */
+/* Before the first use of OpenSSL for TLS. */
 static void ready(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, init);
@@ -227,3 +289,68 @@ int ctls_hmac_md5(const unsigned char *key, int key_length, const unsigned char 
     unsigned int length = 0;
     return p_HMAC(p_EVP_md5(), key, key_length, data, data_length, out, &length) != NULL && length == 16;
 }
+
+/* DKIM (RFC 6376, RFC 8463): a private key and the signature of a SHA-256
+ * digest. The key is read-only once made, so threads may share it (OpenSSL
+ * guards RSA blinding with a lock of its own). */
+
+struct ctls_signing_key {
+    RSA *rsa;
+    EVP_PKEY *ed25519;
+};
+
+ctls_signing_key *ctls_signing_key_new(int algorithm, const unsigned char *bytes, size_t length) {
+    crypto_ready();
+    struct ctls_signing_key *key = calloc(1, sizeof *key);
+    if (key == NULL) return NULL;
+    if (algorithm == CTLS_SIGNING_RSA) {
+        const unsigned char *cursor = bytes;
+        key->rsa = p_d2i_RSAPrivateKey(NULL, &cursor, (long)length);
+        if (key->rsa != NULL && cursor != bytes + length) { p_RSA_free(key->rsa); key->rsa = NULL; }
+    } else if (algorithm == CTLS_SIGNING_ED25519 && length == 32) {
+        key->ed25519 = p_EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, bytes, length);
+    }
+    if (key->rsa == NULL && key->ed25519 == NULL) { free(key); return NULL; }
+    return key;
+}
+
+void ctls_signing_key_free(ctls_signing_key *key) {
+    if (key == NULL) return;
+    if (key->rsa) p_RSA_free(key->rsa);
+    if (key->ed25519) p_EVP_PKEY_free(key->ed25519);
+    free(key);
+}
+
+size_t ctls_sign(ctls_signing_key *key, const unsigned char *digest, unsigned char *signature, size_t size) {
+    if (key->rsa != NULL) {
+        unsigned int length = 0;
+        if ((size_t)p_RSA_size(key->rsa) > size
+            || p_RSA_sign(NID_sha256, digest, 32, signature, &length, key->rsa) != 1)
+            return 0;
+        /* A key whose parts do not belong together signs without complaint:
+         * what goes out must verify with its public half. */
+        return p_RSA_verify(NID_sha256, digest, 32, signature, length, key->rsa) == 1 ? length : 0;
+    }
+    EVP_MD_CTX *context = p_EVP_MD_CTX_new();
+    size_t length = size;
+    int ok = context != NULL && p_EVP_DigestSignInit(context, NULL, NULL, NULL, key->ed25519) == 1
+          && p_EVP_DigestSign(context, signature, &length, digest, 32) == 1;
+    p_EVP_MD_CTX_free(context);
+    return ok ? length : 0;
+}
+
+struct ctls_sha256 { SHA256_CTX context; };
+
+ctls_sha256 *ctls_sha256_new(void) {
+    struct ctls_sha256 *hash = malloc(sizeof *hash);
+    if (hash != NULL && p_SHA256_Init(&hash->context) != 1) { free(hash); return NULL; }
+    return hash;
+}
+
+void ctls_sha256_update(ctls_sha256 *hash, const void *bytes, size_t length) {
+    if (length > 0) p_SHA256_Update(&hash->context, bytes, length);
+}
+
+void ctls_sha256_finish(ctls_sha256 *hash, unsigned char *digest) { p_SHA256_Final(digest, &hash->context); }
+
+void ctls_sha256_free(ctls_sha256 *hash) { free(hash); }

@@ -46,6 +46,14 @@ public struct GatewaySettings: Sendable {
     public var smtpReuseIdleSeconds: Int
     /// Messages one SMTP connection carries at most.
     public var smtpReuseMessages: Int
+    /// Where idempotency keys and the queue live (`sqlite:PATH` or `postgresql://...`).
+    public var store = StoreURL.defaultValue
+    /// Seconds an idempotency key (and a finished queued delivery's status) is kept.
+    public var idempotencyTTLSeconds = 86_400
+    /// qmail-send's chanskip for remote deliveries: retries at (base·n)² seconds after queuing.
+    public var retryBaseSeconds = Int(RetrySchedule.defaultBase)
+    /// Seconds a claimed queue job belongs to this gateway without being renewed.
+    public var leaseSeconds = 60
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8025)!,

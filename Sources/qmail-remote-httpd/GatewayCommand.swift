@@ -18,7 +18,8 @@ struct GatewayCommand: ParsableCommand {
         commandName: "qmail-remote-httpd",
         abstract: "Deliver mail over HTTP with qmail-remote's delivery core.",
         discussion: """
-            POST /v1/deliveries (JSON or message/rfc822), GET /healthz, GET /metrics.
+            POST /v1/deliveries (JSON or message/rfc822; Idempotency-Key; Prefer: respond-async to queue it),
+            GET /v1/deliveries/{id} (a queued delivery's status), GET /healthz, GET /metrics.
             Control files as for qmail-remote: QMAILHOME (default /var/qmail), CONTROLDIR,
             QMAILREMOTE_DNS. Tokens may also come from QMAIL_REMOTE_HTTPD_TOKENS (separated by
             commas or white space). Without any token the gateway listens on loopback only.
@@ -149,6 +150,31 @@ struct GatewayCommand: ParsableCommand {
     )
     var smtpReuseMessages: Int?
 
+    @Option(
+        help:
+            "Where idempotency keys and the queue live: sqlite:PATH (one gateway per file) or postgresql://... (replicas share it). (env QMAIL_REMOTE_HTTPD_STORE, default \(StoreURL.defaultValue))"
+    )
+    var store: String?
+
+    @Option(
+        name: .customLong("idempotency-ttl"),
+        help:
+            "Seconds an Idempotency-Key's answer is kept, and a finished queued delivery's status. (env QMAIL_REMOTE_HTTPD_IDEMPOTENCY_TTL, default 86400)"
+    )
+    var idempotencyTTL: Int?
+
+    @Option(
+        help:
+            "Queue retries of a deferred recipient at (base·n)² seconds after queuing: qmail-send's schedule with base 20 (400 s, 1600 s, 3600 s, ...). (env QMAIL_REMOTE_HTTPD_RETRY_BASE, default 20)"
+    )
+    var retryBase: Int?
+
+    @Option(
+        help:
+            "Seconds a queue job this gateway claimed stays its own without renewal; after a crash, others take it over then. (env QMAIL_REMOTE_HTTPD_LEASE_SECONDS, default 60)"
+    )
+    var leaseSeconds: Int?
+
     @Flag(
         help:
             "Check GET /healthz of the running gateway; exit 0 when it answers 200 (for container health checks). The address is --listen if given, else the one the gateway announced when it started, else as for the gateway."
@@ -197,6 +223,7 @@ struct GatewayCommand: ParsableCommand {
                 "max_connections": "\(settings.maxConnections)",
                 "max_active_connections": "\(settings.maxActiveConnections)",
                 "connection_buffer_bytes": "\(settings.connectionBufferBytes)",
+                "store": "\(gateway.store.url.masked)",
             ])
 
         var received: Int32 = 0
@@ -228,6 +255,7 @@ struct GatewayCommand: ParsableCommand {
             metadata: [
                 "requests_answered_at_deadline": "\(drained.answeredAtDeadline)",
                 "requests_open": "\(drained.requestsOpen)",
+                "queue_attempts_open": "\(drained.attemptsOpen)",
             ])
     }
 
@@ -278,6 +306,12 @@ struct GatewayCommand: ParsableCommand {
             smtpReuseMessages, "SMTP_REUSE_MESSAGES", settings.smtpReuseMessages, "--smtp-reuse-messages")
         settings.spoolDirectory =
             spoolDir ?? environment("SPOOL_DIR") ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        settings.store = store ?? environment("STORE") ?? settings.store
+        settings.idempotencyTTLSeconds = try number(
+            idempotencyTTL, "IDEMPOTENCY_TTL", settings.idempotencyTTLSeconds, "--idempotency-ttl")
+        settings.retryBaseSeconds = try number(retryBase, "RETRY_BASE", settings.retryBaseSeconds, "--retry-base")
+        settings.leaseSeconds = try number(
+            leaseSeconds, "LEASE_SECONDS", settings.leaseSeconds, "--lease-seconds", minimum: 2)
 
         var tokens: [TokenPolicy] = []
         if let path = tokenFile ?? environment("TOKEN_FILE") {

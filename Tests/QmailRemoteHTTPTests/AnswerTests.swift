@@ -163,6 +163,71 @@ import Glibc
         #expect(order.withLock { $0 }.suffix(2) == ["slow", "slow"])
     }
 
+    @Test func everyJobRunsWithinItsDestinationLimitWhenManyArriveAtOnce() {
+        // Threads are woken one per job and a finishing thread looks for held-back
+        // work itself: no job may be left waiting while a thread sleeps.
+        let pool = WorkerPool(threads: 8, capacity: nil, perDestination: 3)
+        let running = Mutex<[String: Int]>([:])
+        let worst = Mutex(0)
+        let done = Mutex(0)
+        let destinations = ["a", "b", "c", "d"]
+        let submitters = 4
+        let perSubmitter = 500
+        for submitter in 0..<submitters {
+            _ = Threads.start(stackSize: 1 << 18) {
+                for index in 0..<perSubmitter {
+                    let destination = destinations[(index + submitter) % destinations.count]
+                    let job = WorkerPool.Job(destination: Array(destination.utf8)) {
+                        let now = running.withLock { counts -> Int in
+                            counts[destination, default: 0] += 1
+                            return counts[destination]!
+                        }
+                        worst.withLock { $0 = max($0, now) }
+                        if index % 7 == 0 { usleep(50) }
+                        running.withLock { $0[destination]! -= 1 }
+                        done.withLock { $0 += 1 }
+                    }
+                    #expect(pool.submit([job]))
+                }
+            }
+        }
+        let deadline = Clock.seconds() + 30
+        while done.withLock({ $0 }) < submitters * perSubmitter && Clock.seconds() < deadline { usleep(1000) }
+        #expect(done.withLock { $0 } == submitters * perSubmitter)
+        #expect(worst.withLock { $0 } <= 3)
+        #expect(pool.running == 0)
+    }
+
+    @Test func heldBackJobsAllRunWithoutWakingEveryThread() {
+        // Threads that finish a job look for the next one themselves: nothing
+        // held back for a destination is left waiting once its slot frees.
+        let pool = WorkerPool(threads: 4, capacity: nil, perDestination: 1)
+        let running = Mutex<[String: Int]>([:])
+        let most = Mutex(0)
+        let done = Atomic<Int>(0)
+        let destinations = ["a", "b", "c"]
+        let jobs = (0..<300).map { index in
+            let destination = destinations[index % 3]
+            return WorkerPool.Job(destination: Array(destination.utf8)) {
+                let now = running.withLock {
+                    $0[destination, default: 0] += 1
+                    return $0[destination]!
+                }
+                most.withLock { $0 = max($0, now) }
+                usleep(100)
+                running.withLock { $0[destination]! -= 1 }
+                done.add(1, ordering: .sequentiallyConsistent)
+            }
+        }
+        // Some submitted one at a time, some together.
+        for job in jobs.prefix(100) { #expect(pool.submit([job])) }
+        #expect(pool.submit(Array(jobs.dropFirst(100))))
+        let deadline = Clock.seconds() + 30
+        while done.load(ordering: .sequentiallyConsistent) < 300 && Clock.seconds() < deadline { usleep(1000) }
+        #expect(done.load(ordering: .sequentiallyConsistent) == 300)
+        #expect(most.withLock { $0 } == 1)
+    }
+
     @Test func finalDotGateDecidesOnce() {
         let gate = FinalDotGate()
         #expect(gate.commit())

@@ -3,6 +3,7 @@
 // the body's preparation, and the answer's shape; no server, no socket.
 
 import QmailRemote
+import QmailSupport
 import Testing
 
 @testable import QmailRemoteHTTP
@@ -178,7 +179,7 @@ import Testing
         var limit = 0
         switch plan {
         case .readJSON(let l, _), .readRaw(_, let l, _), .readCompose(let l, _): limit = l
-        case .answer: break
+        case .answer, .lookUpDelivery: break
         }
         let store = e.makeStore(limit: limit)
         store.append(Array(body.utf8))
@@ -266,5 +267,115 @@ import Testing
             #expect(wire.hasPrefix("HTTP/1.1 \(error.status) "))
             #expect(wire.hasSuffix("\r\nConnection: close\r\nX-Request-Id: 0123456789abcdef\r\n\r\n" + body))
         }
+    }
+}
+
+// The queue's routes and headers in memory: GET /v1/deliveries/{id} is looked
+// up (with the token's scope) off the library's thread; POST carries the
+// Idempotency-Key and Prefer into the body's plan, a bad key refused first;
+// a retry answered from its key gets its unit of the token's rate back.
+@Suite struct QueueEndpointTests {
+    func endpoint(tokens: [String] = [], policies: [TokenPolicy] = []) -> GatewayEndpoint {
+        GatewayEndpoint(
+            settings: GatewaySettings(
+                tokens: tokens.enumerated().map { TokenPolicy(token: $1, name: "t\($0)") } + policies),
+            lifecycle: Lifecycle(), bodyMemory: BodyMemory(limit: 1 << 20), metricsText: { "" })
+    }
+
+    func head(_ method: String, _ target: String, _ headers: [(String, String)] = []) -> RequestHead {
+        RequestHead(
+            method: method, target: Array(target.utf8),
+            headers: [(name: "Host", value: "gateway.test")] + headers.map { (name: $0.0, value: $0.1) })
+    }
+
+    func refusal(_ plan: (RequestPlan, RequestSummary)) -> (Int, String?)? {
+        guard case .answer(let response) = plan.0 else { return nil }
+        return (response.status, plan.1.error)
+    }
+
+    @Test func statusIsLookedUpWithTheTokensScope() {
+        let id = "0123456789abcdef0123456789abcdef"
+        let e = endpoint(tokens: ["secret"])
+        let plan = e.plan(head("GET", "/v1/deliveries/" + id, [("Authorization", "Bearer secret")]))
+        guard case .lookUpDelivery(let found, let access) = plan.0 else { Issue.record("not looked up"); return }
+        #expect(found == id && access.scope == StoreScope(token: Array("secret".utf8)) && plan.1.token == "t0")
+        guard case .lookUpDelivery(_, let anonymous) = endpoint().plan(head("HEAD", "/v1/deliveries/" + id)).0 else {
+            Issue.record("HEAD not looked up"); return
+        }
+        #expect(anonymous.scope == .anonymous)
+        #expect(refusal(e.plan(head("GET", "/v1/deliveries/" + id)))! == (401, "unauthorized"))
+        #expect(refusal(e.plan(head("POST", "/v1/deliveries/" + id)))! == (405, "method_not_allowed"))
+        #expect(refusal(e.plan(head("DELETE", "/v1/deliveries/" + id)))! == (405, "method_not_allowed"))
+        for bad in ["", "a/b", "..", "x%2Fy", String(repeating: "a", count: 65), "a.b"] {
+            #expect(refusal(e.plan(head("GET", "/v1/deliveries/" + bad)))?.0 == 404, "\(bad)")
+        }
+    }
+
+    @Test func optionsTravelWithTheBodysPlan() {
+        let e = endpoint(tokens: ["secret"])
+        let json = e.plan(
+            head(
+                "POST", "/v1/deliveries",
+                [
+                    ("Content-Type", "application/json"), ("Authorization", "Bearer secret"), ("Idempotency-Key", "k1"),
+                    ("Prefer", "respond-async"),
+                ]))
+        guard case .readJSON(_, let access) = json.0 else { Issue.record("not read"); return }
+        #expect(access.options == DeliveryOptions(idempotencyKey: "k1", respondAsync: true))
+        #expect(access.scope == StoreScope(token: Array("secret".utf8)))
+        let raw = e.plan(
+            head(
+                "POST", "/v1/deliveries?sender=&recipient=u%40x.test",
+                [("Content-Type", "message/rfc822"), ("Authorization", "Bearer secret")]))
+        guard case .readRaw(_, _, let plain) = raw.0 else { Issue.record("not read"); return }
+        #expect(plain.options == .immediate)
+    }
+
+    @Test func aRetryAnsweredFromItsKeyGivesItsRateUnitBack() throws {
+        let limited = TokenPolicy(
+            credential: .tokenHash(SHA256.digest(Array("limited".utf8))), name: "limited",
+            rate: try #require(RateLimit("2/h", burst: nil)))
+        let e = endpoint(policies: [limited])
+        let post = head(
+            "POST", "/v1/deliveries",
+            [("Content-Type", "application/json"), ("Authorization", "Bearer limited"), ("Idempotency-Key", "k")])
+        guard case .readJSON(_, let first) = e.plan(post).0 else { Issue.record("not read"); return }
+        #expect(first.rateFields.last?.value.hasPrefix("\"token\";r=1;") == true)
+        // The retry takes the last unit, then (a replay) gives it back: a third request still gets in.
+        guard case .readJSON(_, let retry) = e.plan(post).0 else { Issue.record("not read"); return }
+        #expect(retry.rateFields.last?.value.hasPrefix("\"token\";r=0;") == true)
+        let returned = e.giveBackRate(retry)
+        #expect(returned.rateFields.last?.value.hasPrefix("\"token\";r=1;") == true)
+        guard case .readJSON = e.plan(post).0 else { Issue.record("the given-back unit was not there"); return }
+        #expect(refusal(e.plan(post))! == (429, "rate_limited"))
+        // Nothing to give back for a token without a rate.
+        #expect(e.giveBackRate(Access()).rateFields.isEmpty)
+    }
+
+    @Test func aBadKeyIsRefusedBeforeTheBodyButAfterTheToken() {
+        let e = endpoint(tokens: ["secret"])
+        let bad = [("Content-Type", "application/json"), ("Idempotency-Key", "")]
+        #expect(refusal(e.plan(head("POST", "/v1/deliveries", bad)))! == (401, "unauthorized"))
+        #expect(
+            refusal(e.plan(head("POST", "/v1/deliveries", bad + [("Authorization", "Bearer secret")])))!
+                == (400, "invalid_idempotency_key"))
+    }
+
+    @Test func theQueuesRefusalsAreInTheCatalogue() {
+        let errors: [(APIError, Int, String)] = [
+            (.invalidIdempotencyKey("x"), 400, "invalid_idempotency_key"),
+            (.idempotencyKeyReused, 422, "idempotency_key_reused"),
+            (.requestInProgress, 409, "request_in_progress"),
+            (.storeUnavailable(.unavailable("down")), 503, "store_unavailable"),
+            (.deliveryNotFound, 404, "not_found"),
+        ]
+        for (error, status, code) in errors {
+            #expect(error.status == status && error.code == code)
+            #expect(error.response.body.starts(with: Array(#"{"error":{"code":"\#(code)""#.utf8)))
+        }
+        #expect(APIError.requestInProgress.headers.contains { $0.name == "Retry-After" })
+        #expect(APIError.storeUnavailable(.diskFull("x")).headers.contains { $0.name == "Retry-After" })
+        #expect(APIError.storeUnavailable(.diskFull("/secret/path")).message.contains("disk_full"))
+        #expect(!APIError.storeUnavailable(.diskFull("/secret/path")).message.contains("/secret"))
     }
 }

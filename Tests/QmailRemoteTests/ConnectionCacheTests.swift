@@ -103,7 +103,7 @@ import Testing
         while !connection.closed && clock.now < deadline { usleepMilliseconds(10) }
         #expect(connection.closed && connection.writtenText.hasSuffix(".\r\nQUIT\r\n"))
         #expect(connections.idleConnections == 0)
-        // The reaper ended with nothing left; a new connection starts it again.
+        // The reaper sleeps with nothing left; a new connection wakes it.
         let later = ScriptedConnection([])
         connections.put(session(later), key: key)
         while !later.closed && clock.now < deadline + .seconds(5) { usleepMilliseconds(10) }

@@ -210,6 +210,67 @@ import Testing
         #expect(ending(end)?.disposal == .close)
     }
 
+    /// Under DANE and MTA-STS enforce, every way the required TLS fails ends
+    /// in `tlsRefused` (the delivery may try the next server) with the same
+    /// disposal that tlspolicy's verify level gets as `report`.
+    @Test func tlsRequiredByDANEOrMTASTSEndsInARefusalThatLetsTheNextServerBeTried() {
+        func plan(_ source: TLSPolicySource) -> TLSPlan {
+            var plan = TLSPlan(level: source == .dane ? .dane : .verify, serverName: Array("mx.test".utf8))
+            plan.source = source
+            plan.policyDomain = Array("x.test".utf8)
+            return plan
+        }
+        // Each way to fail, from a fresh conversation to its last action.
+        let failures: [(String, (inout SMTPConversation) -> Action)] = [
+            ("not offered", { c in afterHello(&c, ehlo("PIPELINING")) }),
+            ("EHLO refused", { c in afterHello(&c, reply("502 no")) }),
+            (
+                "STARTTLS refused",
+                { c in
+                    _ = afterHello(&c, ehlo("STARTTLS"))
+                    _ = c.handle(.written)
+                    return c.handle(reply("454 not now"))
+                }
+            ),
+            (
+                "handshake failed",
+                { c in
+                    _ = afterHello(&c, ehlo("STARTTLS"))
+                    _ = c.handle(.written)
+                    _ = c.handle(reply("220 go"))
+                    return c.handle(.tlsFailed(.failed("wrong version number")))
+                }
+            ),
+            (
+                "certificate failed",
+                { c in
+                    _ = afterHello(&c, ehlo("STARTTLS"))
+                    _ = c.handle(.written)
+                    _ = c.handle(reply("220 go"))
+                    return c.handle(.tlsStarted(FakeConnector.unverified))
+                }
+            ),
+        ]
+        for (name, fail) in failures {
+            var underTLSPolicy = conversation(opening: .fresh(plan(.tlspolicy)))
+            guard case .finish(.report(let expected, let disposal)) = fail(&underTLSPolicy) else {
+                Issue.record("\(name): tlspolicy's verify ends in a report")
+                continue
+            }
+            for source in [TLSPolicySource.dane, .mtaSTS] {
+                var c = conversation(opening: .fresh(plan(source)))
+                guard case .finish(.tlsRefused(let refused, let refusedDisposal)) = fail(&c) else {
+                    Issue.record("\(name) under \(source) is not a refusal")
+                    continue
+                }
+                #expect(refused.messageReport.letter == .messageDeferred, "\(name)")
+                #expect(refusedDisposal == disposal, "\(name)")
+                #expect(refused.messageReport.text.starts(with: Array("Connected to 192.0.2.1 but ".utf8)), "\(name)")
+                #expect(refused.tls?.policy == (expected.tls == nil ? nil : source), "\(name)")
+            }
+        }
+    }
+
     // MARK: logins
 
     let login = Credentials(user: Array("user".utf8), password: Array("pass".utf8))

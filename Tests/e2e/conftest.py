@@ -142,41 +142,14 @@ class Answer:
         return self.headers.get(name.lower())
 
 
-class Gateway:
-    """The real qmail-remote-httpd on a loopback port, with a qmail home.
+class Client:
+    """HTTP requests to a gateway at host:port (one started here or elsewhere)."""
 
-    SMTP connection reuse is off unless `reuse`: a test of one delivery then
-    sees its whole conversation, QUIT included, when the answer comes (with
-    reuse the QUIT waits for the idle time). test_reuse.py runs with it on."""
-
-    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False,
-                 tls_context=None):
-        self.home = home
+    def __init__(self, host, port, tls_context=None):
         # HTTPS: the ssl.SSLContext requests are made with (the gateway then needs --tls-cert and --tls-key).
         self.tls_context = tls_context
-        if not reuse:
-            args = ("--smtp-reuse-idle", "0", *args)
         self.host = host
-        self.port = port or free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
-        listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
-        environment = home.environment(env)
-        self.log_path = home.path / f"httpd-{self.port}.log"
-        self.log_file = open(self.log_path, "wb")
-        self.process = subprocess.Popen([str(HTTPD), "--listen", listen, *args], env=environment,
-                                        stdout=subprocess.DEVNULL, stderr=self.log_file)
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self):
-        for _ in range(200):
-            if self.process.poll() is not None:
-                raise RuntimeError("gateway exited: " + self.log())
-            try:
-                if self.request("GET", "/healthz").status == 200:
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("gateway did not start: " + self.log())
+        self.port = port
 
     def connection(self, timeout=60):
         if self.tls_context is not None:
@@ -198,6 +171,47 @@ class Gateway:
             headers["Authorization"] = f"Bearer {token}"
         body = raw if raw is not None else json.dumps(payload).encode()
         return self.request("POST", "/v1/deliveries", body=body, headers=headers, **kwargs)
+
+
+class Gateway(Client):
+    """The real qmail-remote-httpd on a loopback port, with a qmail home.
+
+    SMTP connection reuse is off unless `reuse`: a test of one delivery then
+    sees its whole conversation, QUIT included, when the answer comes (with
+    reuse the QUIT waits for the idle time). test_reuse.py runs with it on.
+
+    The store is a SQLite file of this gateway's own in the qmail home unless
+    `store` names one (a restart, replicas on PostgreSQL)."""
+
+    def __init__(self, home, args=(), env=None, host="127.0.0.1", port=None, wait=True, reuse=False, store=None,
+                 tls_context=None):
+        self.home = home
+        self.tls_context = tls_context
+        if not reuse:
+            args = ("--smtp-reuse-idle", "0", *args)
+        self.host = host
+        self.port = port or free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.store = store or f"sqlite:{home.path}/state-{self.port}.db"
+        args = ("--store", self.store, *args)
+        listen = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        environment = home.environment(env)
+        self.log_path = home.path / f"httpd-{self.port}.log"
+        self.log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen([str(HTTPD), "--listen", listen, *args], env=environment,
+                                        stdout=subprocess.DEVNULL, stderr=self.log_file)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self):
+        for _ in range(200):
+            if self.process.poll() is not None:
+                raise RuntimeError("gateway exited: " + self.log())
+            try:
+                if self.request("GET", "/healthz").status == 200:
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("gateway did not start: " + self.log())
 
     def log(self):
         if not self.log_file.closed:
@@ -258,6 +272,38 @@ def smtp_sink():
     process.terminate()
     process.wait()
     shutil.rmtree(dump)
+
+
+@pytest.fixture
+def sinks():
+    """smtp-sink servers with options of the test's own (`-W .:1`: a second
+    before answering the end of the message, which is already in the dump by
+    then). Each start returns (port, dump directory)."""
+    if not os.path.exists(SMTP_SINK):
+        pytest.fail("smtp-sink is not installed (apt-get install postfix); scripts/test.sh installs it")
+    started = []
+
+    def start(*options, backlog=256):
+        dump = pathlib.Path(tempfile.mkdtemp(prefix="sink-"))
+        dump.chmod(0o777)
+        port = free_port()
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        process = subprocess.Popen([SMTP_SINK, *user, *options, "-d", f"{dump}/m.", f"127.0.0.1:{port}",
+                                    str(backlog)])
+        started.append((process, dump))
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return port, dump
+
+    yield start
+    for process, dump in started:
+        process.terminate()
+        process.wait()
+        shutil.rmtree(dump)
 
 
 

@@ -31,6 +31,12 @@ def test_links_no_foundation_concurrency_or_dispatch():
     assert "dispatch_async" not in symbols, "libdispatch is linked in"
 
 
+def test_has_no_libcurl_to_load():
+    """MTA-STS policies come over the core's own TLS: nothing names libcurl
+    (which a static program could only dlopen, mapping a second libc)."""
+    assert b"libcurl" not in BINARY.read_bytes()
+
+
 def test_exit_status_is_zero_even_for_nonsense(home):
     for args in [(), ("\xff",), ("a", "b")]:
         result = subprocess.run([str(BINARY), *args], capture_output=True, env={"QMAILHOME": "/nonexistent"})

@@ -222,6 +222,50 @@ def test_tlsa_servfail_on_one_mx_goes_on_to_the_next(dane_home, dns, servers, ho
     assert recorder.sni == ["backup.dane.test"]
 
 
+def with_backup(entries, backup):
+    """dane.test with a second MX host, backup.dane.test at 127.0.0.3, whose TLSA record matches `backup`."""
+    entries["dane.test"]["MX"].append((20, "backup.dane.test"))
+    entries["backup.dane.test"] = {"A": ["127.0.0.3"], "secure": True}
+    entries["_25._tcp.backup.dane.test"] = {"TLSA": [tlsa(3, 1, 1, backup.cert)], "secure": True}
+    return entries
+
+
+@pytest.mark.parametrize("level", ["dane", "dane-only"])
+def test_a_certificate_matching_no_record_sends_the_delivery_on_to_the_next_mx(home, dns, servers, hosts, level):
+    """RFC 7672 2.2, as Postfix does: an MX host whose TLS cannot be
+    authenticated is passed over like one that cannot be reached."""
+    home.control("esmtp", "1\n")
+    home.control("tlspolicy", f":{level}\n")
+    first = servers(hosts["other"])
+    backup = MailHost(hosts["good"].ca, "backup.dane.test")
+    second = servers(backup, host="127.0.0.3")
+    dns(with_backup(zone([tlsa(3, 1, 1, hosts["good"].cert)]), backup))
+    assert deliver(home) == b"r\0K127.0.0.3 accepted message.\nRemote host said: 250 2.0.0 queued\n\0"
+    assert first.envelopes == [] and first.sni == [MX]
+    assert len(second.envelopes) == 1 and second.envelopes[0][3] is True
+
+
+def test_an_mx_without_starttls_under_dane_sends_the_delivery_on_to_the_next(dane_home, dns, smtp, servers, hosts):
+    server = attacker(smtp)
+    backup = MailHost(hosts["good"].ca, "backup.dane.test")
+    second = servers(backup, host="127.0.0.3")
+    dns(with_backup(zone([tlsa(3, 1, 1, hosts["good"].cert)]), backup))
+    assert deliver(dane_home) == b"r\0K127.0.0.3 accepted message.\nRemote host said: 250 2.0.0 queued\n\0"
+    server.wait()
+    assert bytes(server.received) == b"EHLO helo.test\r\nQUIT\r\n"
+    assert len(second.envelopes) == 1
+
+
+def test_when_no_mx_authenticates_the_last_refusal_is_the_report(dane_home, dns, servers, hosts):
+    first = servers(hosts["other"])
+    backup = MailHost(hosts["good"].ca, "backup.dane.test")
+    second = servers(hosts["other"], host="127.0.0.3")
+    dns(with_backup(zone([tlsa(3, 1, 1, hosts["good"].cert)]), backup))
+    out = deliver(dane_home)
+    assert out.startswith(b"ZConnected to 127.0.0.3 but its certificate matches no TLSA record of backup.dane.test: ")
+    assert first.envelopes == [] and second.envelopes == []
+
+
 def test_dane_queries_ask_with_the_do_bit(dane_home, dns, servers, hosts):
     servers(hosts["good"])
     zone_server = dns(zone([tlsa(3, 1, 1, hosts["good"].cert)]))

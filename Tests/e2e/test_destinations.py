@@ -4,7 +4,8 @@ lead to loopback, private, link-local or documentation addresses are refused
 with the core's report and no connection (listeners there count them);
 --allow-destinations and smtproutes let them through. A destination that
 drips its greeting holds at most --concurrency-per-destination slots while
-deliveries elsewhere go at normal speed."""
+deliveries elsewhere go at normal speed. Queued deliveries meet the same
+policy and the same per-destination limit as synchronous ones."""
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from conftest import good_conversation, needs_netns
+from queuing import queue, status, wait_for_status, wait_until
 
 MESSAGE = "Subject: hi\n\nHello\n"
 pytestmark = needs_netns
@@ -102,6 +104,23 @@ def test_allowed_ranges_and_routes_pass(home, gateway, dns, listeners):
     assert plain.deliver(request(recipients=["u@routed.test"])).status == 200
 
 
+def test_queued_deliveries_meet_the_same_policy(home, gateway, dns, listeners):
+    dns(zone())
+    g = gateway()
+    for given, ip, what in [({"host": "127.0.0.2"}, "127.0.0.2", "a loopback address"),
+                            ({"recipients": ["u@six.test"]}, "fd00::25", "a private address")]:
+        done = wait_for_status(g, queue(g, request(**given)))
+        assert done["status"] == "failed", given
+        [attempt] = done["attempts"]
+        assert attempt["reports"] == [{"letter": "D", "text": refusal(ip, what)}], given
+        assert done["recipients"][0]["outcome"] == "failed"
+    assert {address: server.connections for address, server in listeners.items()} == {
+        "127.0.0.2": 0, "::1": 0, "fd00::25": 0}
+    allowed = gateway("--allow-destinations", "127.0.0.2/32")
+    assert wait_for_status(allowed, queue(allowed, request(recipients=["u@private.test"])))["status"] == "delivered"
+    assert listeners["127.0.0.2"].connections == 1
+
+
 class DrippingServer:
     """Accepts connections on 127.0.0.2:25 and sends its greeting one byte a
     second, for ever: each read of the client's is within its time-out, and
@@ -117,7 +136,8 @@ class DrippingServer:
         self.open = 0
         self.most = 0
         self.connections = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
 
     def _accept(self):
         while True:
@@ -146,7 +166,13 @@ class DrippingServer:
 
     def close(self):
         self.stop.set()
+        # Wakes the thread blocked in accept: a closed socket alone stays listening until accept returns.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.acceptor.join(5)
 
 
 def test_a_dripping_destination_cannot_take_every_slot(home, smtp, gateway):
@@ -180,3 +206,27 @@ def test_a_dripping_destination_cannot_take_every_slot(home, smtp, gateway):
             thread.join(60)
     assert len(answers) == 20 and all(answer.status == 503 for answer in answers)
     assert drip.most == 10
+
+
+def test_queued_work_for_a_dripping_destination_holds_at_most_its_share(home, smtp, gateway):
+    drip = DrippingServer()
+    healthy = smtp(*good_conversation(), host="127.0.0.3", port=25, many=True)
+    home.control("smtproutes", "drip.test:127.0.0.2\ngood.test:127.0.0.3\n")
+    g = gateway()  # --concurrency 20, so at most 10 a destination
+    try:
+        stuck = [queue(g, request(recipients=["u@drip.test"])) for _ in range(20)]
+        wait_until(lambda: drip.open >= 10, timeout=10, message="ten deliveries to the dripping server")
+        time.sleep(0.5)
+        assert drip.open == 10
+        # Queued and synchronous work for another destination goes first.
+        started = time.monotonic()
+        quick = [queue(g, request(recipients=["u@good.test"])) for _ in range(10)]
+        for delivery_id in quick:
+            assert wait_for_status(g, delivery_id, timeout=10)["status"] == "delivered"
+        for _ in range(10):
+            assert g.deliver(request(recipients=["u@good.test"])).status == 200
+        assert time.monotonic() - started < 10
+        assert drip.most == 10 and healthy.connections == 20
+        assert all(status(g, delivery_id).json["status"] in ("queued", "delivering") for delivery_id in stuck)
+    finally:
+        drip.close()

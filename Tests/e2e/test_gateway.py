@@ -317,6 +317,8 @@ def test_help_lists_flags_and_environment():
                       ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
                       ("--max-active-connections", "MAX_ACTIVE_CONNECTIONS"), ("--header-timeout", "HEADER_TIMEOUT"),
                       ("--min-body-rate", "MIN_BODY_RATE"), ("--max-body-memory", "MAX_BODY_MEMORY"),
+                      ("--store", "STORE"), ("--idempotency-ttl", "IDEMPOTENCY_TTL"), ("--retry-base", "RETRY_BASE"),
+                      ("--lease-seconds", "LEASE_SECONDS"),
                       ("--tls-cert", "TLS_CERT"), ("--tls-key", "TLS_KEY"), ("--tls-client-ca", "TLS_CLIENT_CA"),
                       ("--allow-destinations", "ALLOW_DESTINATIONS"),
                       ("--concurrency-per-destination", "CONCURRENCY_PER_DESTINATION")]:
@@ -324,6 +326,7 @@ def test_help_lists_flags_and_environment():
 
 
 @pytest.mark.parametrize("args", [("--listen", "nonsense"), ("--concurrency", "0"), ("--token-file", "/nonexistent"),
+                                  ("--lease-seconds", "1"), ("--retry-base", "0"), ("--idempotency-ttl", "x"),
                                   ("--allow-destinations", "10.0.0.0/33"), ("--tls-cert", "/nonexistent"),
                                   ("--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"),
                                   ("--concurrency-per-destination", "0")])

@@ -2,10 +2,16 @@
 with certificates from trustme, the TXT record from the scripted DNS server,
 STARTTLS servers (aiosmtpd) and an attacker without STARTTLS on port 25:
 enforce, testing, none, an MX not in the policy, fetches that fail with and
-without a cached policy, max_age expiry, an id change, a 1 MB policy and a
-redirect refused, concurrent deliveries sharing one fetch, and DANE winning
-where both apply. Port 25 and 443 of 127.0.0.x: own network namespace."""
+without a cached policy (a policy server whose certificate fails among
+them), max_age expiry, an id change, a 1 MB policy and a redirect refused,
+policies chunked, ended by close_notify, cut short or trickled past the time
+limit, concurrent deliveries sharing one fetch, DANE winning where both
+apply, and (traced) what a delivery without MTA-STS opens and connects to.
+Port 25 and 443 of 127.0.0.x: own network namespace."""
+import pathlib
+import re
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -145,6 +151,23 @@ def test_enforce_goes_to_the_mx_the_policy_allows(sts_home, dns, policy_server, 
     assert evil.connections == 0 and len(recorder.envelopes) == 1
 
 
+def test_enforce_goes_on_to_the_next_mx_when_a_certificate_fails(sts_home, dns, policy_server, ca):
+    """RFC 8461 5: the host that fails validation gets nothing; the next MX
+    host the policy names is tried, as for a host that cannot be reached."""
+    policy_server.serve("enforce", mx=["*.sts.test"])
+    first, first_recorder = start_tls_server("127.0.0.2", MailHost(trustme.CA(), "mx.sts.test"), True)
+    second, second_recorder = start_tls_server("127.0.0.3", MailHost(ca, "backup.sts.test"), True)
+    try:
+        dns(sts_zone(extra={"sts.test": {"MX": [(10, "mx.sts.test"), (20, "backup.sts.test")]},
+                            "backup.sts.test": {"A": ["127.0.0.3"]}}))
+        assert deliver(sts_home) == ACCEPTED.replace(b"127.0.0.2", b"127.0.0.3")
+        assert first_recorder.envelopes == [] and first_recorder.sni == ["mx.sts.test"]
+        assert len(second_recorder.envelopes) == 1 and second_recorder.envelopes[0][3] is True
+    finally:
+        first.stop()
+        second.stop()
+
+
 def test_testing_delivers_and_says_what_would_have_failed(sts_home, dns, policy_server, smtp):
     policy_server.serve("testing")
     server = attacker(smtp)
@@ -181,7 +204,8 @@ def test_mode_none_is_no_policy(sts_home, dns, policy_server, smtp):
     assert policy_server.fetches == 1
 
 
-@pytest.mark.parametrize("fault", ["down", "redirect", "huge", "html", "garbage", "bad-certificate"])
+@pytest.mark.parametrize("fault", ["down", "redirect", "huge", "html", "garbage", "bad-certificate", "truncated",
+                                   "unclean"])
 def test_failed_fetch_without_a_cached_policy_is_no_policy(sts_home, dns, policy_server, smtp, fault):
     policy_server.serve("enforce")
     if fault == "down":
@@ -197,6 +221,85 @@ def test_failed_fetch_without_a_cached_policy_is_no_policy(sts_home, dns, policy
     assert deliver(sts_home) == PLAIN
     server.wait()
     assert [name for name in cache_files(sts_home) if name.endswith(".policy")] == []
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
+def test_a_chunked_policy_or_one_ended_by_close_notify_is_taken(sts_home, dns, policy_server, smtp, framing):
+    policy_server.serve("enforce")
+    policy_server.mode = framing
+    server = attacker(smtp)
+    dns(sts_zone())
+    assert deliver(sts_home) == NOT_OFFERED
+    server.wait()
+    assert len([name for name in cache_files(sts_home) if name.endswith(".policy")]) == 1
+
+
+@pytest.mark.parametrize("problem", ["wrong-name", "unknown-ca"])
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "cached"])
+def test_a_policy_server_whose_certificate_fails_is_a_failed_fetch(sts_home, dns, ca, mx_server, smtp, problem,
+                                                                   cached):
+    """RFC 8461 5.1 (and 3.3: the certificate must be valid for mta-sts.<domain>):
+    the fetch fails, so an unexpired cached policy keeps applying and without
+    one there is none; the request itself is never sent to that server."""
+    zone = dns(sts_zone("1"))
+    if cached:
+        good = PolicyServer(ca, "mta-sts.sts.test", "127.0.0.53")
+        good.serve("enforce")
+        mx_server()
+        assert deliver(sts_home) == ACCEPTED
+        good.close()
+        # A new id to fetch, and the MX host now an attacker's without STARTTLS.
+        zone.zone["_mta-sts.sts.test"]["TXT"] = ["v=STSv1; id=2;"]
+        zone.zone["mx.sts.test"] = {"A": ["127.0.0.4"]}
+    bad = PolicyServer(ca, "other.sts.test", "127.0.0.53") if problem == "wrong-name" else \
+        PolicyServer(trustme.CA(), "mta-sts.sts.test", "127.0.0.53")
+    try:
+        # Taken, this would lift the cached enforce policy, or impose one.
+        bad.serve("none", mx=[]) if cached else bad.serve("enforce")
+        server = smtp(GREETING, b"250-mx.sts.test\r\n250 PIPELINING\r\n", OK, OK, b"354 go\r\n", OK,
+                      host="127.0.0.4" if cached else "127.0.0.2", port=25)
+        out = deliver(sts_home)
+        server.wait()
+        if cached:
+            assert out == NOT_OFFERED.replace(b"127.0.0.2", b"127.0.0.4")
+            assert bytes(server.received) == b"EHLO helo.test\r\nQUIT\r\n"
+        else:
+            assert out == PLAIN
+            assert [name for name in cache_files(sts_home) if name.endswith(".policy")] == []
+        assert bad.fetches == 0, "the GET went to a server whose certificate failed"
+    finally:
+        bad.close()
+
+
+def test_a_policy_trickled_past_the_time_limit_is_given_up(sts_home, dns, policy_server, smtp):
+    """One byte every 0.2 s, each well within any per-read wait: the fetch as
+    a whole still ends at timeoutremote (here 1 s)."""
+    sts_home.control("timeoutremote", "1\n")
+    policy_server.serve("enforce")
+    policy_server.mode = "drip"
+    attacker(smtp)
+    dns(sts_zone())
+    started = time.monotonic()
+    assert deliver(sts_home) == PLAIN
+    assert time.monotonic() - started < 4, "the whole policy would take 12 s"
+    assert policy_server.fetches == 1
+
+
+@pytest.mark.parametrize("addresses", [{"AAAA": ["fd00::53"]}, {"A": ["127.0.0.54"], "AAAA": ["fd00::53"]}],
+                         ids=["aaaa-only", "a-refused-then-aaaa"])
+def test_the_policy_host_over_ipv6(sts_home, dns, ca, smtp, addresses):
+    """The policy host's addresses as any mail host's: AAAA too, in
+    addresspreference order, and a refused address leads to the next."""
+    sts_home.control("addresspreference", "ipv4\n")
+    server = PolicyServer(ca, "mta-sts.sts.test", "fd00::53")
+    try:
+        server.serve("enforce")
+        attacker(smtp)
+        dns(sts_zone(extra={"mta-sts.sts.test": addresses}))
+        assert deliver(sts_home) == NOT_OFFERED
+        assert server.requests == [("/.well-known/mta-sts.txt", "mta-sts.sts.test")]
+    finally:
+        server.close()
 
 
 def test_redirect_is_asked_once_and_never_followed(sts_home, dns, policy_server, smtp):
@@ -360,6 +463,53 @@ def test_without_a_txt_record_nothing_is_fetched(sts_home, dns, smtp, policy_ser
     assert deliver(sts_home) == PLAIN
     assert zone.questions == [("sts.test", "MX"), ("mx.sts.test", "A"), ("mx.sts.test", "AAAA")]
     assert policy_server.fetches == 0
+
+
+def traced(home):
+    """Runs a delivery under strace: its report, and the files it named and
+    the addresses it connected to (a static command loads nothing, so this
+    is what shows what a delivery touches)."""
+    with tempfile.TemporaryDirectory() as directory:
+        trace = pathlib.Path(directory) / "trace"
+        result = subprocess.run(["strace", "-f", "-qq", "-e", "trace=%file,connect", "-o", str(trace), str(BINARY),
+                                 "sts.test", "a@b.test", "u@sts.test"], input=MESSAGE, env=home.environment(),
+                                capture_output=True, timeout=60)
+        if b"Operation not permitted" in result.stderr and not trace.exists():
+            pytest.skip("strace may not trace here: " + result.stderr.decode(errors="replace"))
+        text = trace.read_text()
+    connected = set()
+    for line in text.splitlines():
+        found = re.search(r'connect\(.*sin6?_port=htons\((\d+)\).*?"([^"]+)"', line)
+        if found:
+            connected.add((found.group(2), int(found.group(1))))
+    return result.stdout, text, connected
+
+
+def test_without_mtasts_a_delivery_opens_and_connects_to_nothing_more(sts_home, dns, policy_server, mx_server, smtp):
+    """What the loader's trace showed before the command was static: mtasts
+    off, a delivery opens no CA file, makes no cache and connects to the name
+    server and the MX host only; the same trace of a delivery that fetches a
+    policy shows each of them. Neither loads a shared library."""
+    policy_server.serve("enforce")
+    dns(sts_zone())
+    dns_port = int(sts_home.dns.address.rsplit(":", 1)[1])
+    sts_home.control("mtasts", "0\n")
+    server = attacker(smtp)
+    out, trace, connected = traced(sts_home)
+    server.wait()
+    assert out == PLAIN
+    assert connected == {("127.0.0.1", dns_port), ("127.0.0.2", 25)}
+    assert "mtastscafile" not in trace and "/queue/lock/mtasts" not in trace
+    assert not re.search(r'\.so(\.\d+)*"', trace), "a shared library was opened"
+    server.close()
+
+    sts_home.control("mtasts", "1\n")
+    mx_server()
+    out, trace, connected = traced(sts_home)
+    assert out == ACCEPTED
+    assert connected == {("127.0.0.1", dns_port), ("127.0.0.53", 443), ("127.0.0.2", 25)}
+    assert "/control/mtastscafile" in trace and "/queue/lock/mtasts/" in trace
+    assert not re.search(r'\.so(\.\d+)*"', trace), "a shared library was opened"
 
 
 def test_txt_record_in_several_strings_is_joined(sts_home, dns, policy_server, smtp):

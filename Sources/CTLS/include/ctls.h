@@ -1,7 +1,7 @@
-/* CTLS: the TLS client the delivery core needs, on OpenSSL 3, linked in
- * (statically into qmail-remote, whose pages for it are mapped only when a
- * delivery uses TLS). The API is ours and narrow; OpenSSL's types stay
- * behind it. */
+/* CTLS: the TLS client and the DKIM signature the delivery core needs, on
+ * OpenSSL 3, linked in (statically into qmail-remote, whose pages for it are
+ * mapped only when a delivery uses TLS or signs). The API is ours and
+ * narrow; OpenSSL's types stay behind it. */
 #ifndef CTLS_H
 #define CTLS_H
 
@@ -63,5 +63,30 @@ void ctls_last_error(char *buffer, size_t size);
 /* HMAC-MD5 (CRAM-MD5, RFC 2195) into 16 bytes at `out`; 1 on success. */
 int ctls_hmac_md5(const unsigned char *key, int key_length, const unsigned char *data, size_t data_length,
                   unsigned char *out);
+
+/* DKIM signing keys (RFC 6376, RFC 8463). */
+typedef struct ctls_signing_key ctls_signing_key;
+#define CTLS_SIGNING_RSA 1
+#define CTLS_SIGNING_ED25519 2
+
+/* A private key: for CTLS_SIGNING_RSA an RSAPrivateKey (PKCS#1, DER), for
+ * CTLS_SIGNING_ED25519 the 32-byte private key. NULL when OpenSSL refuses it. */
+ctls_signing_key *ctls_signing_key_new(int algorithm, const unsigned char *bytes, size_t length);
+void ctls_signing_key_free(ctls_signing_key *key);
+
+/* Signs the 32-byte SHA-256 `digest`: RSASSA-PKCS1-v1_5 with SHA-256 for
+ * RSA, for Ed25519 the PureEdDSA signature of the 32 bytes themselves (RFC
+ * 8463). Writes at most `size` bytes to `signature`; returns how many, or 0
+ * when it could not sign (or an RSA signature did not verify). Threads may
+ * sign with one key at once. */
+size_t ctls_sign(ctls_signing_key *key, const unsigned char *digest, unsigned char *signature, size_t size);
+
+/* SHA-256 (OpenSSL's, with the CPU's SHA instructions), fed in pieces. */
+typedef struct ctls_sha256 ctls_sha256;
+ctls_sha256 *ctls_sha256_new(void);
+void ctls_sha256_update(ctls_sha256 *hash, const void *bytes, size_t length);
+/* The 32-byte digest; the hash is then spent. */
+void ctls_sha256_finish(ctls_sha256 *hash, unsigned char *digest);
+void ctls_sha256_free(ctls_sha256 *hash);
 
 #endif

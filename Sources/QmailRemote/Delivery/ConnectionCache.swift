@@ -3,8 +3,9 @@
 // connection waits here, keyed by SessionKey, for the next delivery to the
 // same destination. Bounded by an idle time, a number of messages per
 // connection and a number of connections per destination; idle ones get
-// QUIT when their time is up (a thread that runs only while some wait) and
-// on closeAll. Also counts connections opened and reused, for metrics.
+// QUIT when their time is up (one thread, started with the first connection
+// kept and asleep while none waits) and on closeAll. Also counts connections
+// opened and reused, for metrics.
 
 import QmailSupport
 
@@ -98,8 +99,10 @@ public final class ConnectionCache: @unchecked Sendable {
             guard idleNow, reuseEnabled, !shut, session.messagesCarried < messagesPerConnection,
                 idle[key, default: []].count < connectionsPerDestination
             else { return false }
+            // The reaper sleeps without a deadline only while nothing waits; a
+            // later connection expires after those it already waits for.
+            if idle.isEmpty { changed.signal() }
             idle[key, default: []].append(Idle(session: session, since: MonotonicClock.now))
-            changed.signal()
             return true
         }
         if kept { startReaperIfNeeded() } else { session.close(quit: true) }
@@ -121,7 +124,7 @@ public final class ConnectionCache: @unchecked Sendable {
 
     private func startReaperIfNeeded() {
         let start: Bool = lock.withLock {
-            if reaperRunning || shut || idle.isEmpty { return false }
+            if reaperRunning || shut { return false }
             reaperRunning = true
             return true
         }
@@ -146,12 +149,18 @@ public final class ConnectionCache: @unchecked Sendable {
         }
     }
 
-    /// The reaper: sends QUIT to connections whose idle time is up; ends
-    /// when none is left waiting, or on closeAll.
+    /// The reaper: sends QUIT to connections whose idle time is up; ends on
+    /// closeAll. It lives as long as reuse does: under load the cache empties
+    /// and fills with every delivery, and a thread per filling cost more than
+    /// the delivery.
     private func reap() {
         while true {
             let expired: [Idle]? = lock.withLock {
-                while !shut && !idle.isEmpty {
+                while !shut {
+                    if idle.isEmpty {
+                        lock.wait(on: changed)
+                        continue
+                    }
                     let now = MonotonicClock.now
                     var expired: [Idle] = []
                     var next: Duration?

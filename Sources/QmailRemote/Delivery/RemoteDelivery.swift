@@ -6,8 +6,9 @@
 // (the gateway's), then new connections honouring the tcpto tables and
 // timeoutconnect, each running one SMTP conversation; under TLS "may" a
 // failed handshake is followed by one more connection in plain text. Each
-// server's TLS comes from TLSPlanner (tlspolicy, DANE, MTA-STS). Never
-// throws: every failure is a report.
+// server's TLS comes from TLSPlanner (tlspolicy, DANE, MTA-STS); a server
+// without the TLS DANE or MTA-STS enforce requires sends the delivery on to
+// the next. Never throws: every failure is a report.
 
 import QmailSupport
 
@@ -53,7 +54,7 @@ public enum RemoteDelivery {
                 connector: connector, connections: connections, localAddresses: localAddresses,
                 policyFetcher: policyFetcher, now: now)
         }
-        switch MessageSigning.sign(message, sender: request.sender, domains: dkimDomains) {
+        switch MessageSigning.sign(message, sender: request.sender, domains: dkimDomains, now: now()) {
         case .unsigned(let unsigned):
             return send(
                 request, message: unsigned, recipients: recipients, configuration: configuration, resolver: resolver,
@@ -102,7 +103,7 @@ public enum RemoteDelivery {
             mtasts = MTASTSLookup(
                 resolver: resolver, cache: configuration.mtastsCache, fetcher: policyFetcher,
                 caFile: configuration.mtastsCAFile, timeout: configuration.timeoutRemote,
-                connectTimeout: configuration.timeoutConnect, now: now
+                connectTimeout: configuration.timeoutConnect, preference: configuration.addressPreference, now: now
             ).policy(for: request.host)
         }
         let planner = TLSPlanner(
@@ -146,7 +147,7 @@ private struct Attempt<Network: Connector> {
                 connections.noteReused()
                 if disposal == .keep { connections.put(session, key: key(server, plan)) }
                 return report
-            case .stale, .retryInPlainText:
+            case .stale, .retryInPlainText, .tlsRefused:
                 return nil
             }
         }
@@ -154,11 +155,13 @@ private struct Attempt<Network: Connector> {
     }
 
     /// New connections, server by server: addresses that timed out recently
-    /// are skipped (tcpto); the first conversation that starts is the report.
+    /// are skipped (tcpto); the first conversation that starts is the report,
+    /// unless it ends for want of the TLS that DANE or MTA-STS requires.
     func connect(_ servers: [Destination], message: some MessageSource) -> DeliveryReport {
         let table = configuration.connectTimeouts
-        // Why a server a policy ruled out was skipped: the report if no other delivers.
-        var policyRefusal: LocalFailure?
+        // Why the last server a policy ruled out (before connecting, or for
+        // its TLS) did not take the message: the report if no other does.
+        var policyRefusal: DeliveryReport?
         servers: for server in servers {
             let verdict = table?.verdict(for: server.address) ?? .unknown
             if verdict == .skip { continue }
@@ -166,7 +169,7 @@ private struct Attempt<Network: Connector> {
             switch planner.verdict(for: server, port: port) {
             case .plan(let planned): plan = planned
             case .skip(let refusal):
-                policyRefusal = refusal
+                policyRefusal = DeliveryReport(failure: refusal.report)
                 continue servers
             case .fail(let failure): return DeliveryReport(failure: failure.report)
             }
@@ -198,6 +201,9 @@ private struct Attempt<Network: Connector> {
                 case .report(let report, let disposal):
                     if disposal == .keep, let connections { connections.put(session, key: key(server, plan)) }
                     return report
+                case .tlsRefused(let report, _):
+                    policyRefusal = report
+                    continue servers
                 case .retryInPlainText:
                     plan.level = .none
                     if plan.testing != nil && plan.testing?.problem == nil {
@@ -208,7 +214,7 @@ private struct Attempt<Network: Connector> {
                 }
             }
         }
-        return DeliveryReport(failure: (policyRefusal ?? LocalFailure.noConnection).report)
+        return policyRefusal ?? DeliveryReport(failure: LocalFailure.noConnection.report)
     }
 
     private func conversation(

@@ -19,6 +19,8 @@ struct MTASTSLookup {
     let caFile: String?
     let timeout: Int
     let connectTimeout: Int
+    /// The order of the policy host's addresses (control/addresspreference).
+    let preference: AddressPreference
     /// Seconds since the epoch.
     let now: () -> Int
 
@@ -27,7 +29,7 @@ struct MTASTSLookup {
 
     init(
         resolver: any Resolver, cache: MTASTSCache, fetcher: any PolicyFetcher, caFile: String?, timeout: Int,
-        connectTimeout: Int, now: @escaping () -> Int = { Int(time(nil)) }
+        connectTimeout: Int, preference: AddressPreference = .any, now: @escaping () -> Int = { Int(time(nil)) }
     ) {
         self.resolver = resolver
         self.cache = cache
@@ -35,6 +37,7 @@ struct MTASTSLookup {
         self.caFile = caFile
         self.timeout = min(timeout, Self.fetchTimeLimit)
         self.connectTimeout = min(connectTimeout, Self.fetchTimeLimit)
+        self.preference = preference
         self.now = now
     }
 
@@ -66,10 +69,10 @@ struct MTASTSLookup {
     }
 
     private func fetch(_ domain: [UInt8]) -> Result<[UInt8], PolicyFetchFailure> {
-        let host = Array("mta-sts.".utf8) + domain
+        // A and AAAA in the order control/addresspreference gives mail hosts.
+        let finder = MailExchangers(resolver: resolver, ipv6: true, preference: preference, localAddresses: { nil })
         var addresses: [IPAddress] = []
-        if case .records(let found) = resolver.ipv4Addresses(of: host) { addresses += found }
-        if case .records(let found) = resolver.ipv6Addresses(of: host) { addresses += found }
+        if case .records(let found) = finder.addresses(of: Array("mta-sts.".utf8) + domain).answer { addresses = found }
         return fetcher.fetch(
             domain, addresses: addresses, caFile: caFile, timeout: timeout, connectTimeout: connectTimeout)
     }

@@ -3,7 +3,8 @@
 // again when the plan asks for TLS and the server offers it, and SMTPS's
 // handshake before the greeting. One check of the certificate for both ways
 // TLS starts: a CA chain and name (verify, MTA-STS enforce) or TLSA records
-// (DANE); under MTA-STS testing a failure is only noted for the report.
+// (DANE); under MTA-STS testing a failure is only noted for the report, under
+// DANE and MTA-STS enforce it lets the delivery try the next server.
 
 extension SMTPConversation {
     /// TLS required and not in place yet.
@@ -22,12 +23,12 @@ extension SMTPConversation {
             extensions = Extensions(ehloReply: reply)
             guard tls == nil, plan.level != .none else { return loginOrTransaction() }
             if extensions.has("STARTTLS") { return send(Command.startTLS, then: .startTLS) }
-            if tlsRequired { return finish(startTLSNotOffered.report, .quit) }
+            if tlsRequired { return refuse(startTLSNotOffered.report, .quit) }
             notePolicyProblem("it does not offer STARTTLS")
             return loginOrTransaction()
         case .permanent:
             // Refused: HELO is worth a try, unless TLS is required (HELO has no STARTTLS).
-            if tlsRequired { return finish(startTLSNotOffered.report, .quit) }
+            if tlsRequired { return refuse(startTLSNotOffered.report, .quit) }
             notePolicyProblem("it refused EHLO, so no STARTTLS")
             return send(Command.helo(helohost), then: .helo)
         case .temporary:
@@ -45,7 +46,7 @@ extension SMTPConversation {
 
     mutating func startTLSReply(_ reply: Reply) -> Action {
         guard reply.code.verdict(at: .startTLS) == .accepted else {
-            if tlsRequired { return finish(RemoteReport.startTLSRefused(ip: ip, reply: reply), .quit) }
+            if tlsRequired { return refuse(RemoteReport.startTLSRefused(ip: ip, reply: reply), .quit) }
             notePolicyProblem("it refused STARTTLS")
             return loginOrTransaction()
         }
@@ -59,7 +60,7 @@ extension SMTPConversation {
         tls = summary
         if let refusal = certificateRefusal(summary) {
             // Before the greeting (SMTPS) nothing was said, so nothing is to be ended.
-            return finish(refusal.report, implicit ? .close : .quit)
+            return refuse(refusal.report, implicit ? .close : .quit)
         }
         if !summary.verified {
             notePolicyProblem(
@@ -104,7 +105,17 @@ extension SMTPConversation {
 
     mutating func tlsFailed(_ failure: TLSFailure, implicit: Bool) -> Action {
         if !implicit && plan.level == .may { return end(.retryInPlainText) }
-        return finish(LocalFailure.tlsHandshakeFailed(ip, reason: failure.reason).report, .close)
+        return refuse(LocalFailure.tlsHandshakeFailed(ip, reason: failure.reason).report, .close)
+    }
+
+    /// Ends because the TLS the plan requires could not be had: under DANE
+    /// and MTA-STS enforce the delivery may go on to the next server; under
+    /// tlspolicy this conversation is the report, as any other.
+    private mutating func refuse(_ report: Report, _ disposal: Disposal) -> Action {
+        let ended = finish(report, disposal)
+        guard plan.source == .dane || plan.source == .mtaSTS, case .finish(.report(let delivery, let disposal)) = ended
+        else { return ended }
+        return .finish(.tlsRefused(delivery, disposal))
     }
 
     mutating func ehloAfterTLS(_ reply: Reply) -> Action {

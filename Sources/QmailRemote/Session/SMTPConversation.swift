@@ -61,6 +61,12 @@ struct SMTPConversation {
         case report(DeliveryReport, Disposal)
         /// The handshake failed under TLS "may": connect again, without TLS.
         case retryInPlainText
+        /// TLS that DANE or an MTA-STS policy in mode enforce requires could
+        /// not be had here (STARTTLS not offered or refused, the handshake
+        /// failed, the certificate failed), before anything of the message:
+        /// like a server that could not be reached, the next one is tried
+        /// (RFC 7672 2.2, RFC 8461 5); this report stands if none delivers.
+        case tlsRefused(DeliveryReport, Disposal)
         /// A reused connection turned out dead or unwilling before anything of
         /// this message was sent: start again on a new connection.
         case stale

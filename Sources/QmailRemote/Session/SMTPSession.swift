@@ -84,8 +84,8 @@ final class SMTPSession {
             extensions = conversation.extensions
             tls = conversation.tls
             messagesCarried += 1
-        case .report(_, .quit): close(quit: true)
-        case .report(_, .close), .retryInPlainText, .stale: close(quit: false)
+        case .report(_, .quit), .tlsRefused(_, .quit): close(quit: true)
+        case .report(_, .close), .tlsRefused, .retryInPlainText, .stale: close(quit: false)
         }
     }
 

@@ -1,12 +1,13 @@
 // control/dkimdomains: which messages are signed, as which domain (d=), with
 // which selectors. One line per signing domain, "domain:selector[,selector2][|sdid]",
 // matched like smtproutes keys. The key files' paths come from what the
-// operator wrote here, as written, never from the message. Not here: reading a key
-// (SigningKey) or signing (MessageSigning).
+// operator wrote here, as written, never from the message. The keys it names
+// are read once per load (SigningKeys). Not here: reading a key (SigningKey)
+// or signing (MessageSigning).
 
 import QmailSupport
 
-public struct DKIMDomains: Sendable, Equatable {
+public struct DKIMDomains: Sendable {
     struct Entry: Sendable, Equatable {
         /// The key as written: "", "example.com" or ".example.com" (matched ignoring case).
         let key: [UInt8]
@@ -34,13 +35,15 @@ public struct DKIMDomains: Sendable, Equatable {
     /// message, its keys do not. Never a signing domain (those have two labels).
     static let defaultKeyDirectory = "default"
 
-    private var table = HostTable<Entry>()
+    private let table: HostTable<Entry>
     /// control/dkimdomains, as named in diagnostics.
     let file: String
     /// control/dkimkeys: the keys are <sdid>/<selector> below it.
     let keyDirectory: String
     /// Where a message read from a pipe is spooled so it can be read twice.
     let spoolDirectory: String
+    /// The keys named here, read on first use and kept while this load is in use.
+    let keys = SigningKeys()
 
     var isEmpty: Bool { table.isEmpty }
 
@@ -54,11 +57,13 @@ public struct DKIMDomains: Sendable, Equatable {
         self.file = file
         self.keyDirectory = keyDirectory
         self.spoolDirectory = spoolDirectory
+        var table = HostTable<Entry>()
         for (index, line) in lines.enumerated() {
             if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
             let entry = try Self.entry(line, number: index + 1, file: file)
             table.set(entry.key, entry)
         }
+        self.table = table
     }
 
     /// control/dkimdomains and control/dkimkeys in `controlDirectory`; nil

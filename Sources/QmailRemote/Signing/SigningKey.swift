@@ -1,8 +1,9 @@
 // A private key from control/dkimkeys/<sdid>/<selector>: a PEM file holding
 // an RSA key (PKCS#8 "PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY", 1024 to 4096
 // bits) or an Ed25519 key (PKCS#8). The algorithm follows the key. Read and
-// checked here, without OpenSSL, so that what is wrong with a key is said
-// plainly; libopendkim then loads the same text to sign with it.
+// checked here, without OpenSSL's PEM and PKCS#8 decoders (they cost more
+// than the signature), so that what is wrong with a key is said plainly; what
+// OpenSSL is then given is the RSAPrivateKey DER or the raw Ed25519 key.
 
 import QmailSupport
 
@@ -24,8 +25,9 @@ struct SigningKey: Sendable, Equatable {
     static let rsaBits = 1024...4096
 
     let algorithm: Algorithm
-    /// The PEM text as libopendkim takes it.
-    let pem: [UInt8]
+    /// What OpenSSL takes: an RSAPrivateKey (PKCS#1) in DER, or the 32
+    /// bytes of an Ed25519 private key (RFC 8410).
+    let material: [UInt8]
 
     /// Reads and checks the key at `path`; the error is a phrase for stderr.
     static func load(path: String) -> Result<SigningKey, KeyProblem> {
@@ -56,17 +58,13 @@ struct SigningKey: Sendable, Equatable {
         guard let der = Base64.decode(bytes: body.flatMap { $0 }) else {
             return .failure(KeyProblem("is not valid base64 between its BEGIN and END lines"))
         }
-        let algorithm: Result<Algorithm, KeyProblem>
         switch label {
-        case "PRIVATE KEY": algorithm = pkcs8(der)
-        case "RSA PRIVATE KEY": algorithm = rsa(der[...])
+        case "PRIVATE KEY": return pkcs8(der)
+        case "RSA PRIVATE KEY": return rsa(der[...])
         case "ENCRYPTED PRIVATE KEY":
             return .failure(KeyProblem("is encrypted; store it without a passphrase (openssl pkey -in old -out new)"))
         case "EC PRIVATE KEY": return .failure(KeyProblem("is an EC key; DKIM signs with RSA or Ed25519"))
         default: return .failure(KeyProblem("holds \(label), not a private key in PKCS#8 or PKCS#1"))
-        }
-        return algorithm.map {
-            SigningKey(algorithm: $0, pem: Array(lines[begin...end].joined(separator: [10])) + [10])
         }
     }
 
@@ -74,7 +72,7 @@ struct SigningKey: Sendable, Equatable {
     private static let ed25519: [UInt8] = [0x2B, 0x65, 0x70]
 
     /// PrivateKeyInfo (RFC 5208, 5958): version, AlgorithmIdentifier, OCTET STRING key.
-    private static func pkcs8(_ der: [UInt8]) -> Result<Algorithm, KeyProblem> {
+    private static func pkcs8(_ der: [UInt8]) -> Result<SigningKey, KeyProblem> {
         var outer = DERReader(der[...])
         guard var info = outer.read(.sequence).map(DERReader.init), outer.isAtEnd,
             info.read(.integer) != nil,
@@ -90,15 +88,15 @@ struct SigningKey: Sendable, Equatable {
             guard let seed = inner.read(.octetString), seed.count == 32, inner.isAtEnd else {
                 return .failure(KeyProblem("is not a valid Ed25519 key"))
             }
-            return .success(.ed25519SHA256)
+            return .success(SigningKey(algorithm: .ed25519SHA256, material: Array(seed)))
         }
         return .failure(KeyProblem("is neither an RSA nor an Ed25519 key"))
     }
 
     /// RSAPrivateKey (RFC 8017): version, modulus, ...; the modulus gives the size.
-    private static func rsa(_ der: ArraySlice<UInt8>) -> Result<Algorithm, KeyProblem> {
+    private static func rsa(_ der: ArraySlice<UInt8>) -> Result<SigningKey, KeyProblem> {
         var outer = DERReader(der)
-        guard var key = outer.read(.sequence).map(DERReader.init), key.read(.integer) != nil,
+        guard var key = outer.read(.sequence).map(DERReader.init), outer.isAtEnd, key.read(.integer) != nil,
             var modulus = key.read(.integer)
         else {
             return .failure(KeyProblem("is not a valid RSA key"))
@@ -110,7 +108,7 @@ struct SigningKey: Sendable, Equatable {
             return .failure(
                 KeyProblem("is an RSA key of \(bits) bits; DKIM wants 1024 to 4096 (2048 recommended)"))
         }
-        return .success(.rsaSHA256(bits: bits))
+        return .success(SigningKey(algorithm: .rsaSHA256(bits: bits), material: Array(der)))
     }
 }
 
@@ -119,39 +117,4 @@ struct KeyProblem: Error, Sendable, Equatable {
     let phrase: String
 
     init(_ phrase: String) { self.phrase = phrase }
-}
-
-/// Reads DER (X.690) tag-length-value items in order; nil for anything malformed.
-struct DERReader {
-    enum Tag: UInt8 {
-        case integer = 0x02
-        case octetString = 0x04
-        case objectIdentifier = 0x06
-        case sequence = 0x30
-    }
-
-    private var bytes: ArraySlice<UInt8>
-
-    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
-
-    var isAtEnd: Bool { bytes.isEmpty }
-
-    /// The next item's contents if it has `tag`; the reader moves past it.
-    mutating func read(_ tag: Tag) -> ArraySlice<UInt8>? {
-        guard bytes.count >= 2, bytes.first == tag.rawValue else { return nil }
-        var index = bytes.startIndex + 1
-        var length = Int(bytes[index])
-        index += 1
-        if length >= 0x80 {
-            let count = length & 0x7F
-            guard (1...3).contains(count), bytes.endIndex - index >= count else { return nil }
-            length = 0
-            for byte in bytes[index..<(index + count)] { length = length << 8 | Int(byte) }
-            index += count
-        }
-        guard bytes.endIndex - index >= length else { return nil }
-        let contents = bytes[index..<(index + length)]
-        bytes = bytes[(index + length)...]
-        return contents
-    }
 }

@@ -22,11 +22,12 @@ final class SocketConnection: Connection {
     deinit { close() }
 
     /// Connects to `address:port` from `source` (when given: an address of
-    /// the same family), waiting at most `connectTimeout` seconds; reads and
-    /// writes then wait at most `ioTimeout` seconds each.
+    /// the same family), waiting at most `connectTimeout` seconds and, when
+    /// given, not past `deadline` (on MonotonicClock); reads and writes then
+    /// wait at most `ioTimeout` seconds each.
     static func connect(
         to address: IPAddress, port: UInt16, from source: IPAddress? = nil,
-        connectTimeout: Int, ioTimeout: Int
+        connectTimeout: Int, ioTimeout: Int, deadline: Duration? = nil
     ) -> Result<SocketConnection, TransportError> {
         let domain = address.family == .v4 ? AF_INET : AF_INET6
         let fd = socket(
@@ -46,7 +47,9 @@ final class SocketConnection: Connection {
         let started = SocketAddress.with(address, port: port) { Glibc.connect(fd, $0, $1) }
         if started != 0 && errno != EINPROGRESS { return fail(.failed(errno)) }
         if started != 0 {
-            switch wait(fd: fd, for: Int16(POLLOUT), milliseconds: milliseconds(connectTimeout)) {
+            var waiting = milliseconds(connectTimeout)
+            if let deadline { waiting = min(waiting, milliseconds(until: deadline)) }
+            switch wait(fd: fd, for: Int16(POLLOUT), milliseconds: waiting) {
             case .ready:
                 var error: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
@@ -95,6 +98,23 @@ final class SocketConnection: Connection {
         }
     }
 
+    /// From now on reads and writes never wait: one that would throws
+    /// `timedOut` at once, and `waitForInput(until:)` does the waiting, so
+    /// that a whole exchange ends by one deadline however the peer trickles
+    /// its bytes (the MTA-STS policy fetch). False if the socket refused.
+    func stopBlocking() -> Bool {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0
+    }
+
+    /// Waits until input arrives or the peer closes, at most until
+    /// `deadline` (on MonotonicClock). False when the deadline came first.
+    func waitForInput(until deadline: Duration) -> Bool {
+        let milliseconds = Self.milliseconds(until: deadline)
+        guard milliseconds > 0 else { return false }
+        if case .ready = Self.wait(fd: fd, for: Int16(POLLIN), milliseconds: milliseconds) { return true }
+        return false
+    }
+
     /// SO_RCVTIMEO and SO_SNDTIMEO. A zero timeval would mean "wait
     /// forever": the least is 1 ms.
     private static func setTimeouts(_ fd: Int32, seconds: Int) -> Bool {
@@ -122,5 +142,13 @@ final class SocketConnection: Connection {
 
     static func milliseconds(_ seconds: Int) -> Int32 {
         seconds >= Int(Int32.max / 1000) ? Int32.max : Int32(max(0, seconds) * 1000)
+    }
+
+    /// Milliseconds from now until `deadline`, rounded up (a wait that long
+    /// ends past it, never just before), none if it has passed.
+    private static func milliseconds(until deadline: Duration) -> Int32 {
+        let left = (deadline - MonotonicClock.now).components
+        let rounded = left.seconds * 1000 + (left.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(clamping: max(0, rounded))
     }
 }

@@ -50,10 +50,13 @@ final class TLSConnection: Connection {
     /// Shakes hands over `socket`, naming `serverName` (SNI, not for an IP)
     /// and checking the certificate against it (a host name or an address),
     /// or with `tlsa` records (a DANE context) against those, `serverName`
-    /// being the TLSA base domain. On failure the socket is left as it was,
-    /// for the caller to close.
+    /// being the TLSA base domain. On a socket that does not block,
+    /// `awaitInput` waits whenever the handshake needs more from the peer
+    /// (false: give up, timed out). On failure the socket is left as it
+    /// was, for the caller to close.
     static func handshake(
-        over socket: SocketConnection, context: TLSContext, serverName: [UInt8], tlsa: [TLSARecord] = []
+        over socket: SocketConnection, context: TLSContext, serverName: [UInt8], tlsa: [TLSARecord] = [],
+        awaitInput: (() -> Bool)? = nil
     ) -> Result<TLSConnection, TLSFailure> {
         let text = String(decoding: serverName, as: UTF8.self)
         let address = IPAddress(literal: serverName, ipv6: true)?.description
@@ -66,7 +69,8 @@ final class TLSConnection: Connection {
         guard let tls = made else {
             return .failure(.failed(tlsa.isEmpty ? TLSLibrary.lastError() : "no TLSA record could be used"))
         }
-        let result = ctls_handshake(tls)
+        var result = ctls_handshake(tls)
+        while result == CTLS_TIMED_OUT, let awaitInput, awaitInput() { result = ctls_handshake(tls) }
         if result != 1 {
             let failure: TLSFailure =
                 result == CTLS_TIMED_OUT

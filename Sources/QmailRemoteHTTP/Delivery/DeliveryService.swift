@@ -58,7 +58,7 @@ public final class DeliveryService: @unchecked Sendable {
             done(results)
         }
         let jobs = groups.enumerated().map { index, group in
-            WorkerPool.Job(destination: ASCII.lowercased(group.host)) { [self] in
+            WorkerPool.Job(destination: Self.poolDestination(group.host)) { [self] in
                 let gate = execution.gates[index]
                 let request = DeliveryRequest(
                     host: group.host, sender: input.sender,
@@ -66,7 +66,7 @@ public final class DeliveryService: @unchecked Sendable {
                     proceed: { [lifecycle] step in
                         if lifecycle.finalDotsStopped { gate.close() }
                         return step == .finalDot ? gate.commit() : !gate.isClosed
-                    }, destinationFilter: destinationPolicy?.filter)
+                    })
                 execution.finished(index, report: self.deliver(request, message, configuration, gate))
             }
         }
@@ -76,6 +76,10 @@ public final class DeliveryService: @unchecked Sendable {
             throw .overloaded
         }
     }
+
+    /// The destination a delivery to `host` counts against in the pool's
+    /// per-destination limit, for requests and queued attempts alike.
+    static func poolDestination(_ host: [UInt8]) -> [UInt8] { ASCII.lowercased(host) }
 
     /// The drain deadline is near: no delivery sends its final dot from now on.
     public func stopFinalDots() {
@@ -97,13 +101,35 @@ public final class DeliveryService: @unchecked Sendable {
         if gate.isClosed || (lifecycle.finalDotsStopped && gate.close()) {
             return DeliveryReport(failure: LocalFailure.stoppedBeforeFinalDot.report)
         }
+        return run(request, message.reader(), configuration)
+    }
+
+    /// One queued attempt, on the calling thread (a thread of this pool, where
+    /// the queue submitted it): the same control files, connections and
+    /// metrics and destination policy as a request's deliveries. The
+    /// request's `proceed` decides the final dot (the queue marks it in the
+    /// store first).
+    func deliverQueued(_ request: DeliveryRequest, message: any MessageSource) -> DeliveryReport {
+        let (configuration, fresh) = configurations.current()
+        if fresh, case .failure(let error) = configuration { telemetry.installationProblem(error.diagnostic) }
+        return run(request, message, configuration)
+    }
+
+    /// Every delivery, a request's or a queued one, goes out through here
+    /// under the outbound destination policy.
+    private func run(
+        _ request: DeliveryRequest, _ message: any MessageSource,
+        _ configuration: Result<Configuration, Configuration.LoadError>
+    ) -> DeliveryReport {
+        var request = request
+        request.destinationFilter = destinationPolicy?.filter
         telemetry.deliveryStarted()
         let started = Clock.seconds()
         let report: DeliveryReport
         switch configuration {
         case .success(let configuration):
             report = RemoteDelivery.deliver(
-                request, message: message.reader(), configuration: configuration, connections: connections)
+                request, message: message, configuration: configuration, connections: connections)
         case .failure(let error):
             report = DeliveryReport(failure: error.failure.report)
         }

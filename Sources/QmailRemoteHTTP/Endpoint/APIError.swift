@@ -136,4 +136,23 @@ public struct APIError: Error, Sendable, Equatable {
     static let spoolFailed = APIError(
         503, "spool_failed", "the message could not be stored; try again later",
         headers: [("Retry-After", "30")])
+    /// The store (idempotency keys, the queue) cannot be used now: PostgreSQL
+    /// away, SQLite busy, a full disk. Nothing was delivered or queued.
+    static func storeUnavailable(_ error: StoreError) -> APIError {
+        APIError(
+            503, "store_unavailable", "the gateway's store cannot be used now (\(error.kind)); try again later",
+            headers: [("Retry-After", "5")])
+    }
+
+    // MARK: - Idempotency keys and the queue
+
+    static func invalidIdempotencyKey(_ message: String) -> APIError {
+        APIError(400, "invalid_idempotency_key", message)
+    }
+    static let idempotencyKeyReused = APIError(
+        422, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+    static let requestInProgress = APIError(
+        409, "request_in_progress", "a request with this Idempotency-Key is still running; try again later",
+        headers: [("Retry-After", "1")])
+    static let deliveryNotFound = APIError(404, "not_found", "no such delivery")
 }

@@ -2,7 +2,8 @@
 // lay the message out with a fresh Message-ID and the wall clock's Date,
 // check the envelope and the token's policy (its senders for the From:
 // address too) before anything is written, then write the message into a
-// store of its own. The result is a Submission like any other route's.
+// store of its own. The result is a Submission like any other route's, with
+// the request's own fingerprint when it has an Idempotency-Key.
 
 import MailComposer
 import QmailRemote
@@ -27,10 +28,16 @@ extension GatewayEndpoint {
         summary.recipientCount = input.recipients.count
         try access.permit(input)
         try access.permitFrom([message.from])
+        // A replay is recognised from the request: the message has a new Date and Message-ID.
+        var fingerprint: [UInt8]?
+        if access.options.idempotencyKey != nil {
+            guard let made = payload.fingerprint() else { throw .spoolFailed }
+            fingerprint = made
+        }
         // The payload's stores hold the budget (or the files) of what the message is written from.
         let built = withExtendedLifetime(payload) { store(message) }
         guard let built else { throw .spoolFailed }
-        return Submission(input, built, messageID: message.messageID)
+        return Submission(input, built, messageID: message.messageID, requestFingerprint: fingerprint)
     }
 
     /// The built message as a message to deliver: in memory, written once

@@ -1,11 +1,11 @@
 // The gateway's HTTP behaviour without the HTTP library, testable in memory:
 // `screen` refuses a head whose framing, size or target cannot be trusted;
-// `plan` routes, checks the token (or client certificate) and its rate, and
-// refuses what the head alone shows (404/405/401/429/415/413 from
-// Content-Length, the raw envelope and what the token may do with it);
-// `prepare` decodes the body and checks the token's policy; `answer` turns
-// delivery results into the answer. Every refusal comes from APIError. No
-// threads and no sockets here.
+// `plan` routes, checks the token (or client certificate), its rate and
+// the client's delivery options, and refuses what the head alone shows
+// (404/405/401/429/400/415/413 from Content-Length, the raw envelope and
+// what the token may do with it); `prepare` decodes the body and checks the
+// token's policy; `answer` turns delivery results into the answer. Every
+// refusal comes from APIError. No threads, no sockets and no store here.
 
 import QmailRemote
 
@@ -18,17 +18,32 @@ public enum RequestPlan: Sendable {
     case readRaw(DeliveryInput, limit: Int, access: Access)
     /// Read a POST /v1/messages JSON body of at most `limit` bytes.
     case readCompose(limit: Int, access: Access)
+    /// Answer with a queued delivery's status, read from the store (off the library's thread).
+    case lookUpDelivery(id: String, access: Access)
 }
 
 /// Who sent a request and what its answer must carry for that: the token
-/// file's entry (nil without tokens) and the rate-limit fields.
+/// file's entry (nil without tokens), the rate-limit fields, and for a
+/// submission the client's delivery options (Idempotency-Key, respond-async).
 public struct Access: Sendable {
     public var policy: TokenPolicy?
     public var rateFields: [(name: String, value: String)] = []
+    public var options = DeliveryOptions.immediate
 
     public init(policy: TokenPolicy? = nil) { self.policy = policy }
 
     public var tokenName: String? { policy?.name }
+
+    /// Whose idempotency keys and queued deliveries a request sees: its
+    /// token's (the hash the token file holds), else its client
+    /// certificate's subject's; one shared scope without tokens.
+    public var scope: StoreScope {
+        switch policy?.credential {
+        case .tokenHash(let digest): StoreScope(tokenHash: digest)
+        case .certificateSubject(let subject): StoreScope(certificateSubject: subject)
+        case nil: StoreScope.anonymous
+        }
+    }
 
     /// The envelope checks of the token's policy (sender, hosts, recipients).
     public func permit(_ input: DeliveryInput) throws(APIError) {
@@ -47,10 +62,12 @@ public struct Access: Sendable {
     }
 }
 
-/// What to do once the body is in: every route that submits mail ends in
-/// `.deliver`, and all that follows is the same for each.
+/// What to do once the body is in: every route that delivers ends in
+/// `.deliver`, where idempotency and queuing are applied alike.
 public enum PreparedRequest {
     case answer(HTTPResponse)
+    /// The common point of every submitting route: idempotency, queuing,
+    /// delivery and the answer all come after it (DeliveryIntake).
     case deliver(Submission, Access)
 }
 
@@ -109,17 +126,29 @@ public final class GatewayEndpoint: Sendable {
 
     /// Every route that submits mail (POST /v1/deliveries, POST /v1/messages)
     /// goes through here once `authenticate` named its entry: not while
-    /// draining (503), and one unit of the token's rate (429 with
+    /// draining (503), the client's Idempotency-Key and Prefer read (400
+    /// invalid_idempotency_key), and one unit of the token's rate (429 with
     /// Retry-After and the RateLimit fields). The access's `carrying` then
     /// adds those fields to whatever is answered.
-    public func admitSubmission(_ policy: TokenPolicy?) throws(APIError) -> Access {
+    public func admitSubmission(_ policy: TokenPolicy?, head: RequestHead) throws(APIError) -> Access {
         var access = Access(policy: policy)
         if lifecycle.isDraining { throw .shuttingDown }
+        access.options = try DeliveryOptions(head: head)
         if let policy = access.policy, let rate = policy.rate {
             let decision = rates.take(policy.name, rate)
             access.rateFields = RateLimiter.fields(rate, decision)
             if !decision.allowed { throw .rateLimited(access.rateFields, retryAfter: decision.resetSeconds) }
         }
+        return access
+    }
+
+    /// A submission that turned out to be a retry of one already counted (its
+    /// key's stored answer replayed, or 409 while the first still runs) gets
+    /// its unit of the token's rate back; the fields then say so.
+    public func giveBackRate(_ access: Access) -> Access {
+        guard let policy = access.policy, let rate = policy.rate, !access.rateFields.isEmpty else { return access }
+        var access = access
+        access.rateFields = RateLimiter.fields(rate, rates.giveBack(policy.name, rate))
         return access
     }
 
@@ -155,6 +184,16 @@ public final class GatewayEndpoint: Sendable {
             )
         case "/v1/deliveries", "/v1/messages":
             guard head.method == "POST" else { return refuse(.methodNotAllowed("POST")) }
+        case let path where path.hasPrefix(Self.deliveryPathPrefix):
+            let id = String(path.dropFirst(Self.deliveryPathPrefix.count))
+            guard DeliveryID.isValid(id) else { return refuse(.notFound) }
+            guard head.method == "GET" || head.method == "HEAD" else { return refuse(.methodNotAllowed("GET, HEAD")) }
+            do { access.policy = try authenticate(head, certificateSubject: certificateSubject) } catch {
+                return refuse(error)
+            }
+            summary.token = access.tokenName
+            summary.deliveryID = id
+            return (.lookUpDelivery(id: id, access: access), summary)
         default:
             return refuse(.notFound)
         }
@@ -162,7 +201,7 @@ public final class GatewayEndpoint: Sendable {
             return refuse(error)
         }
         summary.token = access.tokenName
-        do { access = try admitSubmission(access.policy) } catch { return refuse(error) }
+        do { access = try admitSubmission(access.policy, head: head) } catch { return refuse(error) }
 
         let mediaType = head.value("Content-Type")?.split(separator: ";").first
             .map { FramingCheck.trimmed(String($0)).lowercased() }
@@ -195,6 +234,9 @@ public final class GatewayEndpoint: Sendable {
         }
     }
 
+    /// Where a queued delivery's status is read: `/v1/deliveries/{id}`.
+    public static let deliveryPathPrefix = "/v1/deliveries/"
+
     /// Where a body (or a decoded message) of at most `limit` bytes is collected.
     public func makeStore(limit: Int) -> SpooledBytes {
         SpooledBytes(
@@ -211,6 +253,8 @@ public final class GatewayEndpoint: Sendable {
             switch plan {
             case .answer(let response):
                 return (.answer(response), summary)
+            case .lookUpDelivery:
+                return (.answer(APIError.deliveryNotFound.response), summary)
             case .readJSON(_, let given):
                 access = given
                 summary.token = access.tokenName

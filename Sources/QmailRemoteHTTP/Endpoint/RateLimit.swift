@@ -1,9 +1,10 @@
 // A token's rate (`rate=600/min burst=N`) as a token bucket: `burst` requests
 // at once (the rate's count when not given), refilled at count/window a
 // second. RateLimiter keeps one bucket per token; each delivery request
-// takes one unit. The answer's RateLimit and RateLimit-Policy fields follow
-// draft-ietf-httpapi-ratelimit-headers (policy "token": q units per w seconds;
-// r left now, t seconds until the next one).
+// takes one unit (a retry answered from its Idempotency-Key gives it back).
+// The answer's RateLimit and RateLimit-Policy fields follow
+// draft-ietf-httpapi-ratelimit-headers (policy "token": q units per w
+// seconds; r left now, t seconds until the next one).
 
 import QmailSupport
 
@@ -52,11 +53,29 @@ public final class RateLimiter: @unchecked Sendable {
 
     /// Takes one unit from the bucket named `key`, if there is one.
     func take(_ key: String, _ limit: RateLimit, now: Double = Clock.seconds()) -> Decision {
+        change(key, limit, now: now) { level in
+            guard level >= 1 else { return false }
+            level -= 1
+            return true
+        }
+    }
+
+    /// Puts back a unit `take` took (a request that was a retry of one
+    /// already counted), never above the burst.
+    func giveBack(_ key: String, _ limit: RateLimit, now: Double = Clock.seconds()) -> Decision {
+        change(key, limit, now: now) { level in
+            level = min(Double(limit.burst), level + 1)
+            return true
+        }
+    }
+
+    private func change(
+        _ key: String, _ limit: RateLimit, now: Double, _ body: (inout Double) -> Bool
+    ) -> Decision {
         lock.withLock {
             var (level, at) = buckets[key] ?? (Double(limit.burst), now)
             level = min(Double(limit.burst), level + max(0, now - at) * limit.perSecond)
-            let allowed = level >= 1
-            if allowed { level -= 1 }
+            let allowed = body(&level)
             buckets[key] = (level, now)
             // The next whole unit arrives when the fraction reaches 1; none while the bucket is full.
             let full = level >= Double(limit.burst)

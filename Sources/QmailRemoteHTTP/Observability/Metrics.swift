@@ -3,7 +3,8 @@
 // deliveries in flight, HTTP requests by status (and those libmicrohttpd
 // answered itself), connections closed by the gateway and why, connections
 // open, body memory in use, SMTP connections opened, reused and idle,
-// requests by token name and result. Fed by Telemetry only.
+// requests by token name and result, Idempotency-Key outcomes, and the queue
+// (QueueGauges). Fed by Telemetry only.
 
 import QmailRemote
 import QmailSupport
@@ -34,8 +35,21 @@ public final class Metrics: @unchecked Sendable {
         var requests = [Int](repeating: 0, count: 600)
         var libraryAnswers = [Int](repeating: 0, count: 600)
         var closes = [Int](repeating: 0, count: CloseReason.allCases.count)
+        var idempotency = [Int](repeating: 0, count: IdempotencyResult.allCases.count)
         /// Answered requests by token name and result (the answer's outcome or the refusal's code).
         var byToken: [String: [String: Int]] = [:]
+    }
+
+    /// What a request's Idempotency-Key led to.
+    public enum IdempotencyResult: String, CaseIterable, Sendable {
+        /// The first request with the key: it ran.
+        case new
+        /// The stored answer was sent again.
+        case replayed
+        /// 409: the first request was still running.
+        case inProgress = "in_progress"
+        /// 422: the key had been used for another request.
+        case mismatch
     }
 
     private let lock = Lock()
@@ -44,13 +58,16 @@ public final class Metrics: @unchecked Sendable {
     private let gauges: @Sendable () -> (waiting: Int, active: Int, bodyMemory: Int)
     /// SMTP connections kept between deliveries, read when rendering.
     private let connections: ConnectionCache?
+    /// The queue's last reading; nil renders no queue families.
+    private let queue: QueueGauges?
 
     public init(
         gauges: @escaping @Sendable () -> (waiting: Int, active: Int, bodyMemory: Int) = { (0, 0, 0) },
-        connections: ConnectionCache? = nil
+        connections: ConnectionCache? = nil, queue: QueueGauges? = nil
     ) {
         self.gauges = gauges
         self.connections = connections
+        self.queue = queue
     }
 
     private static func index(_ outcome: Outcome) -> Int { outcomes.firstIndex(of: outcome) ?? 0 }
@@ -78,6 +95,13 @@ public final class Metrics: @unchecked Sendable {
             for index in indices { state.recipients[index] += 1 }
         }
     }
+
+    func idempotency(_ result: IdempotencyResult) {
+        let index = IdempotencyResult.allCases.firstIndex(of: result)!
+        lock.withLock { state.idempotency[index] += 1 }
+    }
+
+    func queueReading(_ change: (inout QueueGauges.Reading) -> Void) { queue?.update(change) }
 
     func tokenRequest(_ token: String, result: String) {
         lock.withLock { state.byToken[token, default: [:]][result, default: 0] += 1 }
@@ -156,6 +180,44 @@ public final class Metrics: @unchecked Sendable {
         out += "qmail_remote_httpd_connections{state=\"active\"} \(gauge.active)\n"
         family("qmail_remote_httpd_body_memory_bytes", "gauge", "Bytes of bodies and messages held in memory.")
         out += "qmail_remote_httpd_body_memory_bytes \(gauge.bodyMemory)\n"
+        family(
+            "qmail_remote_httpd_idempotency_requests_total", "counter",
+            "Requests with an Idempotency-Key, by what it led to (replayed: the stored answer was sent again).")
+        for (index, result) in IdempotencyResult.allCases.enumerated() {
+            out +=
+                "qmail_remote_httpd_idempotency_requests_total{result=\"\(result.rawValue)\"} \(s.idempotency[index])\n"
+        }
+        if let queue { out += Self.render(queue.current) }
+        return out
+    }
+
+    /// The queue's families: store-wide gauges and counters (every replica's),
+    /// and this gateway's claimed jobs.
+    private static func render(_ reading: QueueGauges.Reading) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("qmail_remote_httpd_store_up", "gauge", "Whether the store answered the last reading (1) or not (0).")
+        out += "qmail_remote_httpd_store_up \(reading.storeUp ? 1 : 0)\n"
+        family("qmail_remote_httpd_queue_jobs_claimed", "gauge", "Queue jobs this gateway holds (waiting or running).")
+        out += "qmail_remote_httpd_queue_jobs_claimed \(reading.claimed)\n"
+        guard let metrics = reading.metrics else { return out }
+        family("qmail_remote_httpd_queue_deliveries", "gauge", "Queued deliveries with a recipient still to deliver.")
+        out += "qmail_remote_httpd_queue_deliveries \(metrics.queuedDeliveries)\n"
+        family("qmail_remote_httpd_queue_recipients", "gauge", "Queued recipients still to deliver.")
+        out += "qmail_remote_httpd_queue_recipients \(metrics.queuedRecipients)\n"
+        family(
+            "qmail_remote_httpd_queue_oldest_age_seconds", "gauge",
+            "Seconds since the oldest unfinished queued delivery was accepted (0: none).")
+        out += "qmail_remote_httpd_queue_oldest_age_seconds \(metrics.oldestQueuedAge)\n"
+        family(
+            "qmail_remote_httpd_queue_attempts_total", "counter",
+            "Queue attempts recorded in the store, by outcome (interrupted: a gateway died after the final dot).")
+        for outcome in AttemptOutcome.allCases {
+            out += "qmail_remote_httpd_queue_attempts_total{outcome=\"\(outcome.rawValue)\"} "
+            out += "\(metrics.attemptsByOutcome[outcome] ?? 0)\n"
+        }
         return out
     }
 }

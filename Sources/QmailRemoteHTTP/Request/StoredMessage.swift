@@ -55,6 +55,16 @@ public final class StoredMessage: Sendable {
         return false
     }
 
+    /// The message as the store takes it for the queue: the bytes in memory,
+    /// or the spool file's descriptor (read by the store, never copied here).
+    /// Valid while this object lives.
+    var queueBody: MessageBody {
+        switch storage {
+        case .memory(let bytes): return .bytes(bytes)
+        case .file(let file): return .file(descriptor: file.fd, size: file.size)
+        }
+    }
+
     /// A reader from the start, for one delivery.
     public func reader() -> any MessageSource {
         switch storage {

@@ -1,9 +1,11 @@
 // The running gateway: the Acceptor in front, libmicrohttpd behind it, and
 // each request read top to bottom: head (GatewayEndpoint.plan) -> body
-// (SpooledBytes) -> suspended while a request worker decodes it and the
-// delivery pool delivers it -> resumed with its answer. The library's thread
-// only ever copies bytes and queues answers. Also the drain: no new
-// requests, no final dot near the deadline, every request answered by it.
+// (SpooledBytes) -> suspended while a request worker decodes it and
+// DeliveryIntake delivers it (or queues it, or replays its key's answer) ->
+// resumed with its answer. The library's thread only ever copies bytes and
+// queues answers. Also the store and the queue's scheduler, and the drain:
+// no new requests or claims, no final dot near the deadline, every request
+// answered by it.
 
 import Logging
 import QmailRemote
@@ -22,6 +24,9 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
     let telemetry: Telemetry
     let service: DeliveryService
     let table: ConnectionTable
+    public let store: DeliveryStore
+    let scheduler: QueueScheduler
+    let intake: DeliveryIntake
     private let workers: WorkerPool
     private let listener: ListeningSocket
     /// HTTPS: the certificate new handshakes present (reloaded on SIGHUP).
@@ -70,7 +75,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
             gauges: { [table, bodyMemory] in
                 let counts = table.counts
                 return (counts.waiting, counts.active, bodyMemory.inUse)
-            }, connections: connections)
+            }, connections: connections, queue: QueueGauges())
         let telemetry = Telemetry(metrics: metrics, logger: logger)
         self.lifecycle = lifecycle
         self.table = table
@@ -78,12 +83,13 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         endpoint = GatewayEndpoint(
             settings: settings, lifecycle: lifecycle, bodyMemory: bodyMemory,
             messageIDHost: MessageIDHost(environment: environment), metricsText: metrics.prometheusText)
-        service = DeliveryService(
+        let service = DeliveryService(
             pool: WorkerPool(
                 threads: settings.concurrency, capacity: settings.queueLength, perDestination: settings.destinationLimit
             ),
             environment: environment, lifecycle: lifecycle, telemetry: telemetry, connections: connections,
             destinationPolicy: DestinationPolicy(allowed: settings.allowedDestinations))
+        self.service = service
         workers = WorkerPool(threads: Self.cpuCount, capacity: nil, stackSize: 512 << 10)
         do {
             listener = try ListeningSocket(
@@ -91,6 +97,35 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         } catch {
             throw StartError(description: error.description)
         }
+        // After the port, so that a second gateway on it is told the port is in use.
+        do {
+            var options = StoreOptions()
+            // Requests and deliveries keep many small writes in flight: with a
+            // writer thread each, eight PostgreSQL write connections took 1.6x
+            // the queued requests of three (bench/queue.sh's load).
+            options.postgresWriters = 8
+            store = try DeliveryStore.open(try StoreURL(parsing: settings.store), options: options)
+        } catch {
+            close(listener.fd)
+            throw StartError(description: "--store: \(error)")
+        }
+        let callers = StoreCallers(limit: 64)
+        let context = QueueContext(
+            store: store, callers: callers, lifecycle: lifecycle, telemetry: telemetry,
+            lifetime: QueueLifetime(
+                controlDirectory: environment.controlDirectory, retryBase: Int64(settings.retryBaseSeconds)),
+            leaseSeconds: Int64(settings.leaseSeconds),
+            deliver: { [service] request, message in service.deliverQueued(request, message: message) })
+        // Enough claimed jobs that the delivery threads never wait for the next
+        // claim; fewer with PostgreSQL, whose claims carry every body in memory
+        // (SQLite's larger bodies stay in their files).
+        let claimsPerThread = if case .postgresql = store.url { 2 } else { 4 }
+        scheduler = QueueScheduler(
+            context: context, pool: service.pool, claimLimit: claimsPerThread * settings.concurrency,
+            retentionSeconds: Int64(settings.idempotencyTTLSeconds))
+        intake = DeliveryIntake(
+            store: store, service: service, callers: callers, scheduler: scheduler, endpoint: endpoint,
+            idempotencyTTLSeconds: Int64(settings.idempotencyTTLSeconds))
         guard let library = MicroHTTPD(handler: self, settings: settings, tls: libraryTLS) else {
             close(listener.fd)
             throw StartError(description: "libmicrohttpd did not start")
@@ -102,6 +137,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
             serve: { fd, address, length in library.serve(fd: fd, address: address, length: length) })
         self.acceptor = acceptor
         guard acceptor.start() else { throw StartError(description: "no thread for the acceptor") }
+        guard scheduler.start() else { throw StartError(description: "no thread for the queue") }
     }
 
     /// The port listened on (the one asked for, or the one given for port 0).
@@ -189,7 +225,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
             guard table.move(client, to: .busy) else { return false }
             request.queued(status: response.status)
             return connection.queue(response, requestID: request.id)
-        case .answer:
+        case .answer, .lookUpDelivery:
             // Answered once the request is complete, so the connection stays open.
             return table.move(client, to: .body(since: Clock.seconds(), bytes: 0))
         case .readJSON(let limit, _), .readRaw(_, let limit, _), .readCompose(let limit, _):
@@ -226,6 +262,13 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         }
         request.suspended = true
         connection.suspend()
+        if case .lookUpDelivery(let id, let access) = plan {
+            intake.lookUp(id: id, access: access) { [self] response, summary in
+                request.summary = summary
+                finish(request, connection, response)
+            }
+            return true
+        }
         let accepted = workers.submit([
             WorkerPool.Job { [self] in
                 let body = request.body
@@ -236,15 +279,9 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
                 case .answer(let response):
                     finish(request, connection, response)
                 case .deliver(let submission, let access):
-                    do throws(APIError) {
-                        try service.start(submission.input, message: submission.message) { [self] results in
-                            let (response, summary) = endpoint.answer(submission, results: results, access: access)
-                            request.summary = summary
-                            finish(request, connection, response)
-                        }
-                    } catch {
-                        request.summary.error = error.code
-                        finish(request, connection, access.carrying(error.response))
+                    intake.accept(submission, access) { [self] response, summary in
+                        request.summary = summary
+                        finish(request, connection, response)
                     }
                 }
             }
@@ -357,6 +394,8 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         public var answeredAtDeadline = 0
         /// Requests still open when the gateway stopped waiting (their answers not written yet).
         public var requestsOpen = 0
+        /// Queue attempts still running at the deadline (their leases run out; the next claim judges them).
+        public var attemptsOpen = 0
     }
 
     /// Stops taking requests, lets those in flight finish (no final dot in the
@@ -368,10 +407,12 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
         let deadline = Clock.seconds() + Double(settings.drainTimeoutSeconds)
         lifecycle.beginDraining()
         acceptor?.stopAccepting()
-        while requestsInFlight > 0 && Clock.seconds() < deadline {
+        scheduler.drain()
+        while requestsInFlight + scheduler.attemptsInFlight > 0 && Clock.seconds() < deadline {
             if interrupted() {
                 result.interrupted = true
                 result.requestsOpen = requestsInFlight
+                result.attemptsOpen = scheduler.attemptsInFlight
                 return result
             }
             if !lifecycle.finalDotsStopped && Clock.seconds() >= deadline - settings.finalDotMarginSeconds {
@@ -402,6 +443,7 @@ public final class Gateway: MicroHTTPDHandler, @unchecked Sendable {
             usleep(10_000)
         }
         result.requestsOpen = requestsInFlight
+        result.attemptsOpen = scheduler.attemptsInFlight
         // Every SMTP connection kept for reuse gets its QUIT.
         if !result.interrupted { service.connections?.closeAll() }
         // The library aborts when stopped with a connection suspended.

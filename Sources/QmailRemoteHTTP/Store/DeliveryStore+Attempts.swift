@@ -140,8 +140,25 @@ extension DeliveryStore {
     )
         throws(StoreError) -> AttemptRecording
     {
-        let results = AttemptResults(job: job, report: report, schedule: schedule)
-        return try writes.write { connection throws(StoreError) in
+        try writes.write(Self.recording(job, AttemptResults(job: job, report: report, schedule: schedule), now: now))
+    }
+
+    /// As `recordAttempt`, without waiting: `done` gets the result on the
+    /// store's writer thread (keep it short).
+    public func recordAttemptAsync(
+        _ job: ClaimedJob, report: DeliveryReport, schedule: RetrySchedule, now: Int64,
+        done: @escaping @Sendable (Result<AttemptRecording, StoreError>) -> Void
+    ) {
+        writes.writeAsync(
+            Self.recording(job, AttemptResults(job: job, report: report, schedule: schedule), now: now),
+            completion: done)
+    }
+
+    /// The transaction's work for one attempt's results.
+    private static func recording(
+        _ job: ClaimedJob, _ results: AttemptResults, now: Int64
+    ) -> @Sendable (SQLConnection) throws(StoreError) -> AttemptRecording {
+        { connection throws(StoreError) in
             let id = SQLValue.text(job.deliveryID)
             let host = SQLValue.blob(job.host)
             _ = try connection.execute(

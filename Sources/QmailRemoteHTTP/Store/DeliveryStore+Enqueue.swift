@@ -14,6 +14,44 @@ extension DeliveryStore {
     )
         throws(StoreError)
     {
+        let (statements, file) = try prepare(delivery, completing: completion, now: now)
+        do throws(StoreError) {
+            try writes.write(statements)
+        } catch {
+            forget(file, after: error)
+            throw error
+        }
+    }
+
+    /// As `enqueue`, without waiting for the commit: `done` gets the result
+    /// on the store's writer thread (keep it short). The caller still blocks
+    /// for a body large enough to be written to a file beside a SQLite
+    /// database (and fsynced); a small body in memory costs no waiting.
+    public func enqueueAsync(
+        _ delivery: NewDelivery, completing completion: IdempotencyCompletion? = nil, now: Int64,
+        done: @escaping @Sendable (Result<Void, StoreError>) -> Void
+    ) {
+        let prepared: (statements: [SQLStatement], file: String?)
+        do throws(StoreError) {
+            prepared = try prepare(delivery, completing: completion, now: now)
+        } catch {
+            return done(.failure(error))
+        }
+        writes.writeAsync(prepared.statements) { [self] result in
+            if case .failure(let error) = result { forget(prepared.file, after: error) }
+            done(result)
+        }
+    }
+
+    /// Whether a body of this size is written to a file of its own (and
+    /// fsynced) before its row: the caller of `enqueueAsync` waits for that.
+    public func keepsInFile(bodyOf size: Int) -> Bool { bodies != nil && size > inlineBodyLimit }
+
+    /// The body stored (inline, or in a fsynced file) and the statements that
+    /// commit the delivery, built on the caller's thread: the writer only sends them.
+    private func prepare(
+        _ delivery: NewDelivery, completing completion: IdempotencyCompletion?, now: Int64
+    ) throws(StoreError) -> (statements: [SQLStatement], file: String?) {
         guard DeliveryID.isValid(delivery.id) else { throw .failed("invalid delivery id") }
         guard !delivery.recipients.isEmpty else { throw .failed("a delivery needs a recipient") }
         var inline: [UInt8]?
@@ -33,17 +71,16 @@ extension DeliveryStore {
         } else {
             file = nil
         }
-        // Built here, on the caller's thread: the writer only sends them.
         var statements = Self.statements(delivery, inline: inline, file: file, size: size, now: now)
         if let completion { statements.append(Self.answerStatement(completion)) }
-        do throws(StoreError) {
-            try writes.write(statements)
-        } catch {
-            // After an I/O error the commit may yet have reached the disk: leave
-            // the file to the sweep at the next open rather than lose a body.
-            if let file, error.kind != "io_error" { bodies?.remove(file) }
-            throw error
-        }
+        return (statements, file)
+    }
+
+    /// After a failed commit: the body file goes. After an I/O error the commit
+    /// may yet have reached the disk: the file is left to the sweep at the next
+    /// open rather than lose a body.
+    private func forget(_ file: String?, after error: StoreError) {
+        if let file, error.kind != "io_error" { bodies?.remove(file) }
     }
 
     /// The rows of a delivery as INSERT statements.

@@ -1,7 +1,8 @@
 // The values of idempotency keys (draft-ietf-httpapi-idempotency-key-header):
-// a key lives in a scope (SHA-256 of the bearer token, or one fixed scope
-// without tokens), remembers the request's fingerprint, and once answered,
-// the answer to replay byte for byte. The store never sees a token.
+// a key lives in a scope (the SHA-256 of the bearer token or of a client
+// certificate's subject, or one fixed scope without tokens), remembers the
+// request's fingerprint, and once answered, the answer to replay byte for
+// byte. The store never sees a token.
 
 import QmailSupport
 
@@ -11,6 +12,15 @@ public struct StoreScope: Sendable, Equatable, Hashable {
 
     /// The scope of a bearer token: its SHA-256.
     public init(token: [UInt8]) { bytes = SHA256.digest(token) }
+
+    /// The scope of a bearer token known by its SHA-256 only (the token file may hold just that).
+    public init(tokenHash: [UInt8]) { bytes = tokenHash }
+
+    /// The scope of a client certificate's subject standing for a token: a
+    /// hash no bearer token has (a token never holds a NUL byte).
+    public init(certificateSubject: String) {
+        bytes = SHA256.digest(Array("\0certificate-subject\0".utf8) + Array(certificateSubject.utf8))
+    }
 
     /// Requests without a token (a gateway configured with none).
     public static let anonymous = StoreScope(bytes: [UInt8](repeating: 0, count: 32))

@@ -12,12 +12,14 @@ import Testing
 import Glibc
 #endif
 
-/// A fetcher that answers as told and counts its calls.
+/// A fetcher that answers as told, counts its calls and keeps the last
+/// addresses it was given.
 final class ScriptedFetcher: PolicyFetcher, @unchecked Sendable {
-    // @unchecked: both fields are guarded by `lock`.
+    // @unchecked: the fields are guarded by `lock`.
     private let lock = Lock()
     private var _answer: Result<[UInt8], PolicyFetchFailure>
     private var _calls = 0
+    private var _addresses: [IPAddress] = []
 
     init(_ answer: Result<[UInt8], PolicyFetchFailure>) { _answer = answer }
 
@@ -26,12 +28,14 @@ final class ScriptedFetcher: PolicyFetcher, @unchecked Sendable {
         set { lock.withLock { _answer = newValue } }
     }
     var calls: Int { lock.withLock { _calls } }
+    var addresses: [IPAddress] { lock.withLock { _addresses } }
 
     func fetch(
         _ domain: [UInt8], addresses: [IPAddress], caFile: String?, timeout: Int, connectTimeout: Int
     ) -> Result<[UInt8], PolicyFetchFailure> {
         lock.withLock {
             _calls += 1
+            _addresses = addresses
             return _answer
         }
     }
@@ -166,6 +170,28 @@ func policyText(_ mode: String, maxAge: Int = 100) -> [UInt8] {
         let fetcher = ScriptedFetcher(.success(policyText("enforce")))
         #expect(lookup(resolver(id: "1"), fetcher, now: 1).policy(for: Array("x.test.".utf8))?.mode == .enforce)
         #expect(cache.read(domain)?.id == Array("1".utf8))
+    }
+
+    @Test func thePolicyHostsAddressesGoInAddresspreferenceOrder() throws {
+        var dns = resolver(id: "1")
+        let v4 = IPAddress(192, 0, 2, 80)
+        let v6 = try #require(IPAddress(literal: Array("2001:db8::80".utf8), ipv6: true))
+        dns.aaaa["mta-sts.x.test"] = .records([v6])
+        for (preference, order) in [(AddressPreference.ipv4, [v4, v6]), (.ipv6, [v6, v4])] {
+            let fetcher = ScriptedFetcher(.failure(PolicyFetchFailure(reason: "down")))
+            let lookup = MTASTSLookup(
+                resolver: dns, cache: cache, fetcher: fetcher, caFile: nil, timeout: 5, connectTimeout: 5,
+                preference: preference, now: { 1 })
+            #expect(lookup.policy(for: domain) == nil)
+            #expect(fetcher.addresses == order, "\(preference)")
+        }
+        // Only AAAA, or a failed A lookup: what there is.
+        dns.a["mta-sts.x.test"] = .temporaryFailure
+        let fetcher = ScriptedFetcher(.failure(PolicyFetchFailure(reason: "down")))
+        _ = MTASTSLookup(
+            resolver: dns, cache: cache, fetcher: fetcher, caFile: nil, timeout: 5, connectTimeout: 5, now: { 1 }
+        ).policy(for: domain)
+        #expect(fetcher.addresses == [v6])
     }
 
     @Test func noRecordNoCacheNoFetch() {

@@ -1,8 +1,10 @@
 // TLSPlanner through RemoteDelivery with scripted DNS and connections: what
 // plan reaches the connector under dane and dane-only (TLSA records, the MX
 // host as the name, insecure answers, failed lookups, the next MX), MTA-STS
-// enforce and testing, DANE before MTA-STS, and that without either nothing
-// more is asked of DNS. The end-to-end tests do the same for real.
+// enforce and testing, DANE before MTA-STS, the next MX host or address when
+// the TLS DANE or enforce requires fails (and qmail's first-conversation rule
+// otherwise), and that without either nothing more is asked of DNS. The
+// end-to-end tests do the same for real.
 
 import QmailSupport
 import Testing
@@ -179,6 +181,140 @@ import Glibc
                     .messageAccepted,
                     "192.0.2.10 accepted message.\nRemote host said: 250 yes\nMTA-STS policy of x.test (testing) would have refused this: it does not offer STARTTLS.\n"
                 ))
+    }
+
+    // MARK: the next MX when the required TLS fails (RFC 7672 2.2, RFC 8461 5)
+
+    @Test func aCertificateMatchingNoTLSARecordSendsTheDeliveryOnToTheNextMX() throws {
+        let connector = FakeConnector()
+        connector.tls = FakeConnector.unverified
+        let first = ScriptedConnection(tls)
+        connector.answer(mx1, .connection(first))
+        connector.answer(mx2, .connection(ScriptedConnection(tls + afterTLS)))
+        let report = deliver(connector, try configuration([":dane"]), resolver())
+        #expect(
+            report.messageReport
+                == Report(.messageAccepted, "192.0.2.20 accepted message.\nRemote host said: 250 yes\n"))
+        #expect(connector.connects == [mx1, mx2])
+        #expect(first.writtenText == "EHLO me.test\r\nSTARTTLS\r\nQUIT\r\n", "nothing of the message to mx1")
+        #expect(connector.secured.map(\.level) == [.dane, .may], "mx2 has no TLSA records: as may")
+    }
+
+    @Test func enforceGoesOnToTheNextMXWhenTLSFailsAndReportsTheLastRefusal() throws {
+        let fetcher = ScriptedFetcher(
+            .success(Array("version: STSv1\nmode: enforce\nmx: *.test\nmax_age: 100\n".utf8)))
+        var connector = FakeConnector()
+        let plain = ScriptedConnection(["220 hi\r\n", "250 x\r\n"])
+        connector.answer(mx1, .connection(plain))
+        connector.answer(mx2, .connection(ScriptedConnection(tls + afterTLS)))
+        var report = deliver(connector, try stsConfiguration(), stsResolver(), fetcher: fetcher)
+        #expect(report.messageReport.letter == .messageAccepted && report.tls?.policy == .mtaSTS)
+        #expect(connector.connects == [mx1, mx2])
+        #expect(plain.writtenText == "EHLO me.test\r\nQUIT\r\n")
+        // Neither host offers STARTTLS: the last refusal is the report.
+        connector = FakeConnector()
+        connector.answer(mx1, .connection(ScriptedConnection(["220 hi\r\n", "250 x\r\n"])))
+        connector.answer(mx2, .connection(ScriptedConnection(["220 hi\r\n", "250 x\r\n"])))
+        report = deliver(connector, try stsConfiguration(), stsResolver(), fetcher: fetcher)
+        #expect(
+            report.messageReport
+                == LocalFailure.startTLSNotOfferedUnderPolicy(mx2, .mtaSTS(Array("x.test".utf8))).report)
+        #expect(connector.connects == [mx1, mx2])
+    }
+
+    @Test func underTlspolicyTheFirstConversationIsStillTheReport() throws {
+        let connector = FakeConnector()
+        connector.tls = FakeConnector.unverified
+        connector.answer(mx1, .connection(ScriptedConnection(tls)))
+        connector.answer(mx2, .connection(ScriptedConnection(tls + afterTLS)))
+        let report = deliver(connector, try configuration(["x.test:verify"]), resolver())
+        #expect(
+            report.messageReport
+                == LocalFailure.certificateNotVerified(
+                    mx1, name: Array("mx1.test".utf8), reason: "self-signed certificate"
+                ).report)
+        #expect(connector.connects == [mx1], "qmail's rule: once connected, that conversation is the report")
+    }
+
+    @Test func aRefusalStandsWhenTheNextMXCannotBeReached() throws {
+        for next in [FakeConnector.Answer.timedOut, .refused] {
+            let connector = FakeConnector()
+            connector.tls = FakeConnector.unverified
+            connector.answer(mx1, .connection(ScriptedConnection(tls)))
+            connector.answer(mx2, next)
+            let report = deliver(connector, try configuration([":dane"]), resolver())
+            #expect(
+                report.messageReport
+                    == LocalFailure.noTLSAMatch(mx1, name: Array("mx1.test".utf8), reason: "self-signed certificate")
+                    .report, "\(next), not \"no connection\"")
+            #expect(connector.connects == [mx1, mx2])
+        }
+    }
+
+    @Test func theNextAddressOfTheSameHostIsTriedToo() throws {
+        var dns = resolver()
+        let other = IPAddress(192, 0, 2, 11)
+        dns.a["mx1.test"] = .records([mx1, other])
+        let connector = FakeConnector()
+        let plain = ScriptedConnection(["220 hi\r\n", "502 no EHLO\r\n"])
+        connector.answer(mx1, .connection(plain))
+        connector.answer(other, .connection(ScriptedConnection(tls + afterTLS)))
+        let report = deliver(connector, try configuration([":dane-only"]), dns)
+        #expect(report.messageReport.letter == .messageAccepted)
+        #expect(connector.connects == [mx1, other])
+        #expect(plain.writtenText == "EHLO me.test\r\nQUIT\r\n", "no HELO: it has no STARTTLS")
+        #expect(connector.secured.map(\.level) == [.dane] && report.tls?.policy == .dane)
+    }
+
+    @Test func aFailedHandshakeUnderDANEGoesOnAndMayStillFallsBackToPlainText() throws {
+        let connector = FakeConnector()
+        connector.tls = nil
+        let first = ScriptedConnection(tls)
+        connector.answer(mx1, .connection(first))
+        // mx2 has no TLSA records (as may): its failed handshake is retried in plain text.
+        connector.answer(mx2, .connection(ScriptedConnection(tls)))
+        connector.answer(mx2, .connection(ScriptedConnection(["220 hi\r\n"] + afterTLS)))
+        let report = deliver(connector, try configuration([":dane"]), resolver())
+        #expect(
+            report.messageReport
+                == Report(.messageAccepted, "192.0.2.20 accepted message.\nRemote host said: 250 yes\n"))
+        #expect(connector.connects == [mx1, mx2, mx2])
+        #expect(connector.secured.map(\.level) == [.dane, .may])
+        #expect(first.writtenText == "EHLO me.test\r\nSTARTTLS\r\n" && first.closed, "closed, no QUIT in the clear")
+    }
+
+    @Test func onceTheNextMXConversesItsAnswerIsTheReportEvenARefusal() throws {
+        let connector = FakeConnector()
+        connector.tls = FakeConnector.unverified
+        connector.answer(mx1, .connection(ScriptedConnection(tls)))
+        let second = ScriptedConnection(tls + ["250 x\r\n", "550 no such sender\r\n"])
+        connector.answer(mx2, .connection(second))
+        let report = deliver(connector, try configuration([":dane"]), resolver())
+        #expect(report.messageReport.letter == .messageFailed)
+        #expect(connector.connects == [mx1, mx2], "no more servers after a conversation that started")
+        #expect(second.writtenText.hasSuffix("MAIL FROM:<a@b.test>\r\nQUIT\r\n"))
+    }
+
+    @Test func aRefusedServersConnectionIsNotKeptForTheGateway() throws {
+        let connections = ConnectionCache(
+            idleTimeout: .seconds(60), messagesPerConnection: 100, connectionsPerDestination: 2)
+        defer { connections.closeAll() }
+        let connector = FakeConnector()
+        connector.tls = FakeConnector.unverified
+        let first = ScriptedConnection(tls)
+        let second = ScriptedConnection(tls + afterTLS)
+        connector.answer(mx1, .connection(first))
+        connector.answer(mx2, .connection(second))
+        let report = RemoteDelivery.deliver(
+            DeliveryRequest(
+                host: Array("x.test".utf8), sender: Array("a@b.test".utf8), recipients: [Array("u@x.test".utf8)]),
+            message: BytesMessage("Subject: s\n\nbody\n"), configuration: try configuration([":dane"]),
+            resolver: resolver(), connector: connector, connections: connections, localAddresses: { [] },
+            policyFetcher: ScriptedFetcher(.failure(PolicyFetchFailure(reason: "none"))), now: { 1000 })
+        #expect(report.messageReport.letter == .messageAccepted)
+        #expect(first.closed && first.writtenText.hasSuffix("QUIT\r\n"))
+        #expect(!second.closed && connections.idleConnections == 1, "mx2's connection waits for the next message")
+        #expect(connections.currentCounts.opened == 2)
     }
 
     @Test func explicitTlspolicyAndDaneComeFirst() throws {

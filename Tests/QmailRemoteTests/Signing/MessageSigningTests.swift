@@ -1,8 +1,9 @@
-// The signing pass with the real libopendkim: what is signed and how it is
+// The signing pass with real keys and OpenSSL: what is signed and how it is
 // put in front of the message, which messages go unsigned (and unchanged),
 // which problems keep the mail waiting (with the diagnostic), and the spool
-// for messages that can be read only once. Verification by verifiers nobody
-// here wrote is in Tests/e2e/test_dkim.py, on the bytes a server received.
+// for messages that can be read only once (and only when they are signed).
+// Verification by verifiers nobody here wrote is in Tests/e2e/test_dkim.py,
+// on the bytes a server received.
 
 import Foundation
 import QmailSupport
@@ -55,11 +56,12 @@ func readAll(_ message: any MessageSource) -> String {
     var rsa: DKIMDomains { try! domains(["example.com:sel"], keys: [("example.com", "sel", "rsa2048")]) }
 
     func sign(
-        _ message: some MessageSource, _ domains: DKIMDomains, sender: String = "me@example.com"
+        _ message: some MessageSource, _ domains: DKIMDomains, sender: String = "me@example.com",
+        now: Int = Int(time(nil))
     )
         -> MessageSigning.Outcome
     {
-        MessageSigning.sign(message, sender: Array(sender.utf8), domains: domains)
+        MessageSigning.sign(message, sender: Array(sender.utf8), domains: domains, now: now)
     }
 
     /// The tags of the first DKIM-Signature field in `text`.
@@ -96,8 +98,8 @@ func readAll(_ message: any MessageSource) -> String {
     }
 
     @Test func theFieldsAndTheMessageReadInAnyPieces() {
-        let signed = SignedMessage(
-            fields: Array("DKIM-Signature: v=1;\r\n\tb=x\r\n".utf8), message: RereadableBytes("A: b\n\nc\n"))
+        let signed = PrefixedMessage(
+            Array("DKIM-Signature: v=1;\r\n\tb=x\r\n".utf8), then: RereadableBytes("A: b\n\nc\n"))
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 7)
         while true {
@@ -197,28 +199,43 @@ func readAll(_ message: any MessageSource) -> String {
     }
 
     @Test func aReadOnceMessageIsSpooledAndNothingIsLeftBehind() throws {
-        let spool = NSTemporaryDirectory() + "dkim-spool-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let spool = TestKeys.scratchDirectory("spool")
         let table = try domains(["example.com:sel"], keys: [("example.com", "sel", "rsa2048")], spool: spool)
-        guard case .signed(let signed, _) = sign(BytesMessage(Self.message), table) else {
+        let body = String(repeating: "a line of the body\n", count: 20000)
+        guard case .signed(let signed, _) = sign(BytesMessage(Self.message + body, pieceSize: 65536), table) else {
             Issue.record("not signed")
             return
         }
-        #expect(readAll(signed).hasSuffix("\r\n" + Self.message))
+        #expect(readAll(signed).hasSuffix("\r\n" + Self.message + body))
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool).isEmpty)
-        // Unsigned after spooling: the spooled copy is what goes out.
-        guard
-            case .unsigned(let unsigned) = sign(
-                BytesMessage("From: a@other.test\n\nx\n"), table, sender: "a@other.test")
-        else {
+        // Spooled, then found not signable (a partial final line): the spooled copy goes out.
+        guard case .unsigned(let unsigned) = sign(BytesMessage(Self.message + "no end"), table) else {
             Issue.record("signed")
             return
         }
-        #expect(readAll(unsigned) == "From: a@other.test\n\nx\n")
+        #expect(readAll(unsigned) == Self.message + "no end")
+    }
+
+    @Test func aReadOnceMessageThatIsNotSignedIsNotSpooled() throws {
+        let table = try domains(["example.com:sel"], keys: [], spool: "/nonexistent/spool")
+        for message in [
+            "From: a@other.test\n\n" + String(repeating: "x\n", count: 50000), "no header at all",
+            "Subject: no From\n\nx\n",
+        ] {
+            let pipe = BytesMessage(message, pieceSize: 4096)
+            guard case .unsigned(let unsigned) = sign(pipe, table, sender: "a@other.test") else {
+                Issue.record("not sent unsigned")
+                return
+            }
+            // Only the header was read to decide; the rest comes from the pipe as it is sent.
+            #expect(pipe.reads <= 2)
+            #expect(readAll(unsigned) == message)
+        }
     }
 
     @Test func aSpoolThatCannotBeMadeKeepsTheMailWaiting() throws {
-        let table = try domains(["example.com:sel"], keys: [], spool: "/nonexistent/spool")
+        let table = try domains(
+            ["example.com:sel"], keys: [("example.com", "sel", "ed25519")], spool: "/nonexistent/spool")
         guard case .failed(let failure, let diagnostic) = sign(BytesMessage(Self.message), table) else {
             Issue.record("not failed")
             return
@@ -232,19 +249,22 @@ func readAll(_ message: any MessageSource) -> String {
 
     @Test func aPipeThatFailsWhileSpooledIsUnreadable() throws {
         final class FailingLater: MessageSource {
+            let start = BytesMessage(MessageSigningTests.message)
             var reads = 0
             func read(into buffer: UnsafeMutableRawBufferPointer) throws(MessageReadError) -> Int {
-                reads += 1
-                if reads > 2 { throw MessageReadError() }
-                buffer[0] = UInt8(ascii: "x")
-                return 1
+                let count = try start.read(into: buffer)
+                if count == 0 { throw MessageReadError() }
+                return count
             }
         }
-        guard case .failed(let failure, nil) = sign(FailingLater(), rsa) else {
+        let spool = TestKeys.scratchDirectory("spool")
+        let table = try domains(["example.com:sel"], keys: [("example.com", "sel", "ed25519")], spool: spool)
+        guard case .failed(let failure, nil) = sign(FailingLater(), table) else {
             Issue.record("not failed")
             return
         }
         #expect(failure == .unreadableMessage)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool).isEmpty)
     }
 
     @Test func anUnreadableMessageIsThatReport() throws {

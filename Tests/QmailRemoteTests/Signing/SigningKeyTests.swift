@@ -25,9 +25,18 @@ import Testing
         #expect(try load("rsa2048").get().algorithm.tag == "rsa-sha256")
     }
 
-    @Test func thePEMTextIsKeptForLibopendkim() throws {
-        let key = try load("ed25519").get()
-        #expect(String(decoding: key.pem, as: UTF8.self) == TestKeys.text("ed25519"))
+    @Test func whatOpenSSLIsGivenIsTheKeyItself() throws {
+        // The last 32 bytes of the PKCS#8 DER are the Ed25519 key; an RSA key is its PKCS#1 DER.
+        let pkcs8 = try #require(Base64.decode(bytes: pemBody("ed25519")))
+        #expect(try load("ed25519").get().material == Array(pkcs8.suffix(32)))
+        let pkcs1 = try #require(Base64.decode(bytes: pemBody("rsa1024-pkcs1")))
+        #expect(try load("rsa1024-pkcs1").get().material == pkcs1)
+        // The same key as PKCS#8 gives the same RSAPrivateKey.
+        #expect(try load("rsa1024").get().material == pkcs1)
+    }
+
+    func pemBody(_ name: String) -> [UInt8] {
+        Array(TestKeys.text(name).split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined().utf8)
     }
 
     @Test func badKeysSayWhatIsWrong() {

@@ -1,6 +1,7 @@
 // Private keys for the signing tests, made once per test run by the openssl
 // command (as the README tells operators to make them) in a temporary
-// directory, and a control directory laid out as dkimdomains expects.
+// directory, and control and spool directories inside it; all of it is
+// removed when the test process exits.
 
 import Foundation
 
@@ -11,6 +12,7 @@ enum TestKeys {
     static let directory: String = {
         let path = NSTemporaryDirectory() + "dkim-keys-" + String(getpid())
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestKeys.directory) }
         openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path + "/rsa2048"])
         openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", path + "/rsa1024"])
         openssl(["rsa", "-in", path + "/rsa1024", "-traditional", "-out", path + "/rsa1024-pkcs1"])
@@ -32,10 +34,16 @@ enum TestKeys {
 
     static func text(_ name: String) -> String { try! String(contentsOfFile: path(name), encoding: .utf8) }
 
+    /// A new, empty directory that goes when the keys do.
+    static func scratchDirectory(_ name: String) -> String {
+        let path = directory + "/" + name + "-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
     /// A control directory with control/dkimkeys/<dir>/<selector> copied from the named keys.
     static func controlDirectory(keys: [(dir: String, selector: String, key: String)]) -> String {
-        let control = NSTemporaryDirectory() + "dkim-control-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: control, withIntermediateDirectories: true)
+        let control = scratchDirectory("control")
         for key in keys {
             let dir = control + "/dkimkeys/" + key.dir
             try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
