@@ -11,6 +11,7 @@ import pytest
 
 from conftest import GO_AHEAD, GREETING, OK
 from mimecheck import check, check_wire
+from queuing import wait_until
 from test_gateway_memory import peak_rss_mb
 
 
@@ -179,6 +180,8 @@ def test_the_answer_is_that_of_deliveries_plus_message_id(home, receiver, gatewa
     assert answer == plain.json
     assert raw.count(f"Message-ID: <{message_id}>\r\n".encode()) == 1
     assert composed.header("content-type") == "application/json"
+    # A request's log line is written once its answer is sent: it may come just after the answer.
+    wait_until(lambda: any(line.get("path") == "/v1/messages" for line in g.log_lines()), message="the log line")
     log = [line for line in g.log_lines() if line.get("path") == "/v1/messages"]
     assert log and str(log[0]["status"]) == "200" and log[0]["sender"] == "shop@example.org"
     assert str(log[0]["recipients"]) == "2"

@@ -11,7 +11,7 @@ import threading
 import base64
 
 from conftest import GO_AHEAD, GREETING, OK
-from queuing import post, status, wait_for_status
+from queuing import post, status, wait_for_status, wait_until
 
 REQUEST = {"from": "Shop <shop@example.org>", "to": ["Bob <bob@x.test>"], "bcc": "audit@x.test",
            "subject": "Your order – №42", "text": "Thanks!\n", "html": "<p>Thanks!</p>",
@@ -44,6 +44,9 @@ def test_a_replay_is_the_first_answer_byte_for_byte_with_its_message_id(home, sm
     server.wait()
     assert server.connections == 1
     assert bytes(server.received).count(f"Message-ID: <{message_id}>".encode()) == 1
+    # A request's log line is written once its answer is sent: it may come just after the answer.
+    wait_until(lambda: len([line for line in g.log_lines() if line.get("path") == "/v1/messages"]) == 3,
+               message="three log lines")
     lines = [line for line in g.log_lines() if line.get("path") == "/v1/messages"]
     assert [line.get("idempotency") for line in lines] == ["new", "replayed", "replayed"]
 
