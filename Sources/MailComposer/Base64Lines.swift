@@ -13,47 +13,50 @@ enum Base64Lines {
         return characters + 2 * max(0, lines - 1)
     }
 
+    /// Input bytes that make whole lines: pieces of this size encode
+    /// separately and join with CRLF exactly as if encoded at once.
+    static let pieceSize = 57 * 1024
+
     /// Writes `input` encoded, wrapped at 76 columns, at `target`, which has
     /// room for `encodedLength(input.count)` bytes; returns that length.
-    static func encode(_ input: [UInt8], into target: UnsafeMutablePointer<UInt8>) -> Int {
+    static func encode(_ input: UnsafeRawBufferPointer, into target: UnsafeMutablePointer<UInt8>) -> Int {
         let count = input.count
         guard count > 0 else { return 0 }
-        return input.withUnsafeBufferPointer { buffer in
-            alphabet.withUnsafeBufferPointer { table in
-                let source = buffer.baseAddress!
-                let symbols = table.baseAddress!
-                var at = target
-                var index = 0
-                // Whole lines first: 57 input bytes make 76 characters.
-                while count - index > 57 {
-                    for _ in 0..<19 {
-                        let value =
-                            UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8 | UInt32(source[index + 2])
-                        at[0] = symbols[Int(value >> 18)]
-                        at[1] = symbols[Int(value >> 12 & 63)]
-                        at[2] = symbols[Int(value >> 6 & 63)]
-                        at[3] = symbols[Int(value & 63)]
-                        at += 4
-                        index += 3
-                    }
-                    at[0] = 13
-                    at[1] = 10
-                    at += 2
-                }
-                while index < count {
-                    let left = count - index
-                    var value = UInt32(source[index]) << 16
-                    if left > 1 { value |= UInt32(source[index + 1]) << 8 }
-                    if left > 2 { value |= UInt32(source[index + 2]) }
+        let buffer = input.assumingMemoryBound(to: UInt8.self)
+        return alphabet.withUnsafeBufferPointer { table in
+            let source = buffer.baseAddress!
+            let symbols = table.baseAddress!
+            var at = target
+            var index = 0
+            // Whole lines first: 57 input bytes make 76 characters.
+            while count - index > 57 {
+                for _ in 0..<19 {
+                    let value =
+                        UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8 | UInt32(source[index + 2])
                     at[0] = symbols[Int(value >> 18)]
                     at[1] = symbols[Int(value >> 12 & 63)]
-                    at[2] = left > 1 ? symbols[Int(value >> 6 & 63)] : UInt8(ascii: "=")
-                    at[3] = left > 2 ? symbols[Int(value & 63)] : UInt8(ascii: "=")
+                    at[2] = symbols[Int(value >> 6 & 63)]
+                    at[3] = symbols[Int(value & 63)]
                     at += 4
                     index += 3
                 }
-                return at - target
+                at[0] = 13
+                at[1] = 10
+                at += 2
             }
+            while index < count {
+                let left = count - index
+                var value = UInt32(source[index]) << 16
+                if left > 1 { value |= UInt32(source[index + 1]) << 8 }
+                if left > 2 { value |= UInt32(source[index + 2]) }
+                at[0] = symbols[Int(value >> 18)]
+                at[1] = symbols[Int(value >> 12 & 63)]
+                at[2] = left > 1 ? symbols[Int(value >> 6 & 63)] : UInt8(ascii: "=")
+                at[3] = left > 2 ? symbols[Int(value & 63)] : UInt8(ascii: "=")
+                at += 4
+                index += 3
+            }
+            return at - target
         }
     }
 

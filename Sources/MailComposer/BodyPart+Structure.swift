@@ -5,14 +5,14 @@
 extension BodyPart {
     /// Boundaries are made from the message's random `token`.
     static func structure(of composition: Composition, token: [UInt8]) throws(CompositionError) -> BodyPart {
-        guard composition.text != nil || composition.html != nil else {
+        guard composition.textBody != nil || composition.htmlBody != nil else {
             throw CompositionError(.missingField, "give text or html, or both")
         }
         var inline: [BodyPart] = []
         var attached: [BodyPart] = []
         var contentIDs: Set<[UInt8]> = []
         for (index, attachment) in composition.attachments.enumerated() {
-            let isInline = attachment.contentID != nil && composition.html != nil
+            let isInline = attachment.contentID != nil && composition.htmlBody != nil
             let prepared = try PreparedAttachment(
                 attachment, label: FieldLabel("attachment", index + 1), isInline: isInline)
             if let id = prepared.contentID, !contentIDs.insert(id).inserted {
@@ -27,10 +27,16 @@ extension BodyPart {
         }
 
         // Only a lone text part ends the message itself.
-        let alone = attached.isEmpty && inline.isEmpty && (composition.text == nil || composition.html == nil)
-        var html = composition.html.map { BodyPart.text(TextBody($0, endsMessage: alone), isHTML: true) }
+        let alone =
+            attached.isEmpty && inline.isEmpty && (composition.textBody == nil || composition.htmlBody == nil)
+        func textPart(_ content: PartContent?, isHTML: Bool) throws(CompositionError) -> BodyPart? {
+            guard let content else { return nil }
+            guard let body = TextBody(content, endsMessage: alone) else { throw .unreadable(isHTML ? "html" : "text") }
+            return .text(body, isHTML: isHTML)
+        }
+        var html = try textPart(composition.htmlBody, isHTML: true)
         if let root = html, !inline.isEmpty { html = multipart(.related, [root] + inline) }
-        let text = composition.text.map { BodyPart.text(TextBody($0, endsMessage: alone), isHTML: false) }
+        let text = try textPart(composition.textBody, isHTML: false)
         let core: BodyPart
         if let text, let html {
             core = multipart(.alternative, [text, html])

@@ -49,7 +49,7 @@ indirect enum BodyPart {
     func writeBody(into out: inout MessageAssembly) {
         switch self {
         case .text(let body, _):
-            out.write { body.write(into: &$0) }
+            out.append(body)
         case .attachment(let attachment):
             out.appendBase64(of: attachment.content)
         case .multipart(_, let boundary, let parts):

@@ -21,8 +21,11 @@ public struct Composer: Sendable {
         _ composition: Composition, date: MessageDate, maxMessageBytes: Int = .max,
         using random: inout some RandomNumberGenerator
     ) throws(CompositionError) -> ComposedMessage {
-        let attachmentBytes = composition.attachments.reduce(0) { $0 + Base64Lines.encodedLength($1.content.count) }
-        if attachmentBytes > maxMessageBytes { throw Self.tooLarge(maxMessageBytes) }
+        // Encoding never shrinks a text, and attachments grow by a known amount.
+        let contentBytes =
+            composition.attachments.reduce(0) { $0 + Base64Lines.encodedLength($1.body.count) }
+            + (composition.textBody?.count ?? 0) + (composition.htmlBody?.count ?? 0)
+        if contentBytes > maxMessageBytes { throw Self.tooLarge(maxMessageBytes) }
 
         let from = try Mailbox(composition.from, label: FieldLabel("from"))
         let to = try Self.mailboxes(composition.to, label: "to")
@@ -75,11 +78,12 @@ public struct Composer: Sendable {
         out.append("\r\n")
         body.writeBody(into: &out)
         if case .multipart = body { out.append("\r\n") }
+        if out.unreadable { throw .unreadable("text") }
         if out.count > maxMessageBytes { throw Self.tooLarge(maxMessageBytes) }
 
         let utf8Headers = ([from] + to + cc + replyTo).contains { $0.localPart.contains { $0 > 127 } }
         return ComposedMessage(
-            bytes: out.bytes(), sender: sender, recipients: recipients,
+            assembly: out, sender: sender, recipients: recipients, from: from.envelopeAddress,
             messageID: String(decoding: messageID, as: UTF8.self), headersNeedSMTPUTF8: utf8Headers)
     }
 

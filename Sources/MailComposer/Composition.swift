@@ -1,6 +1,7 @@
 // What a client asks to be sent, field by field, as the compose API's JSON
-// carries it once decoded: addresses still as given, texts as Unicode,
-// attachments as bytes. Nothing here is checked yet; Composer checks it all.
+// carries it once decoded: addresses still as given, texts as UTF-8 and
+// attachments as bytes (in memory, or read in pieces from where the caller
+// keeps them). Nothing here is checked yet; Composer checks it all.
 
 /// One address as a client may write it.
 public enum AddressField: Sendable, Equatable {
@@ -14,15 +15,25 @@ public struct AttachmentField: Sendable, Equatable {
     public var filename: String
     /// A media type such as `application/pdf`, parameters allowed; nil is `application/octet-stream`.
     public var contentType: String?
-    public var content: [UInt8]
+    public var body: PartContent
     /// With an id, the part is inline (referred to as `cid:<id>` from the HTML).
     public var contentID: String?
 
-    public init(filename: String, contentType: String?, content: [UInt8], contentID: String? = nil) {
+    public init(filename: String, contentType: String?, body: PartContent, contentID: String? = nil) {
         self.filename = filename
         self.contentType = contentType
-        self.content = content
+        self.body = body
         self.contentID = contentID
+    }
+
+    public init(filename: String, contentType: String?, content: [UInt8], contentID: String? = nil) {
+        self.init(filename: filename, contentType: contentType, body: PartContent(content), contentID: contentID)
+    }
+
+    /// The bytes (empty when they cannot be read).
+    public var content: [UInt8] {
+        get { body.allBytes() ?? [] }
+        set { body = PartContent(newValue) }
     }
 }
 
@@ -45,8 +56,10 @@ public struct Composition: Sendable, Equatable {
     public var bcc: [AddressField]
     public var replyTo: [AddressField]
     public var subject: String?
-    public var text: String?
-    public var html: String?
+    /// The text/plain part's UTF-8.
+    public var textBody: PartContent?
+    /// The text/html part's UTF-8.
+    public var htmlBody: PartContent?
     public var attachments: [AttachmentField]
     public var headers: [HeaderField]
     /// The envelope sender when it is not the From address (`""` for a bounce).
@@ -66,11 +79,23 @@ public struct Composition: Sendable, Equatable {
         self.bcc = bcc
         self.replyTo = replyTo
         self.subject = subject
-        self.text = text
-        self.html = html
+        textBody = text.map { PartContent(Array($0.utf8)) }
+        htmlBody = html.map { PartContent(Array($0.utf8)) }
         self.attachments = attachments
         self.headers = headers
         self.sender = sender
         self.recipients = recipients
+    }
+
+    /// The text part as a string (tests, small texts).
+    public var text: String? {
+        get { textBody.map { String(decoding: $0.allBytes() ?? [], as: UTF8.self) } }
+        set { textBody = newValue.map { PartContent(Array($0.utf8)) } }
+    }
+
+    /// The HTML part as a string (tests, small texts).
+    public var html: String? {
+        get { htmlBody.map { String(decoding: $0.allBytes() ?? [], as: UTF8.self) } }
+        set { htmlBody = newValue.map { PartContent(Array($0.utf8)) } }
     }
 }

@@ -1,5 +1,5 @@
 // Why a composition cannot become a message: a stable code (the HTTP API's
-// error code; every one but message_too_large is a 400) and a sentence for
+// error code; every one but message_too_large and spool_failed is a 400) and a sentence for
 // people naming the field. The composer's only error type.
 
 public struct CompositionError: Error, Sendable, Equatable {
@@ -16,6 +16,9 @@ public struct CompositionError: Error, Sendable, Equatable {
         case noRecipients = "no_recipients"
         /// The built message would pass the caller's limit (HTTP 413, not 400).
         case messageTooLarge = "message_too_large"
+        /// A text or attachment held by the caller (a spool file) could not be
+        /// read: the caller's fault, not the client's (HTTP 503).
+        case unreadableContent = "spool_failed"
     }
 
     public let code: Code
@@ -24,6 +27,10 @@ public struct CompositionError: Error, Sendable, Equatable {
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+    }
+
+    static func unreadable(_ what: String) -> CompositionError {
+        CompositionError(.unreadableContent, "the \(what) could not be read back from where it was kept")
     }
 }
 

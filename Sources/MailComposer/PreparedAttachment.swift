@@ -5,7 +5,7 @@
 struct PreparedAttachment {
     let mediaType: MediaType
     let filename: [UInt8]
-    let content: [UInt8]
+    let content: PartContent
     let contentID: [UInt8]?
     let isInline: Bool
 
@@ -44,7 +44,7 @@ struct PreparedAttachment {
             contentID = nil
         }
         self.filename = Array(filename)
-        content = attachment.content
+        content = attachment.body
         self.isInline = isInline
     }
 

@@ -25,39 +25,63 @@ public enum Base64 {
 
     public static func decode(_ text: String) -> [UInt8]? { decode(bytes: Array(text.utf8)) }
 
+    /// Each byte's six bits, or 0xFF for a byte that is not in the alphabet ('=' included).
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, symbol) in alphabet.enumerated() { table[Int(symbol)] = UInt8(value) }
+        return table
+    }()
+
     public static func decode(bytes input: [UInt8]) -> [UInt8]? {
-        guard input.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count / 4 * 3)
-        var index = 0
-        while index < input.count {
-            var quad: UInt32 = 0
-            var padding = 0
-            for offset in 0..<4 {
-                let byte = input[index + offset]
-                let value: UInt32
-                switch byte {
-                case 65...90: value = UInt32(byte - 65)
-                case 97...122: value = UInt32(byte - 71)
-                case 48...57: value = UInt32(byte + 4)
-                case UInt8(ascii: "+"): value = 62
-                case UInt8(ascii: "/"): value = 63
-                case UInt8(ascii: "="):
-                    // Padding only in the last quad's last two places.
-                    guard index + 4 == input.count, offset >= 2 else { return nil }
-                    padding += 1
-                    value = 0
-                default: return nil
+        let count = input.count
+        guard count % 4 == 0 else { return nil }
+        if count == 0 { return [] }
+        // Padding only in the last quad's last two places.
+        let padding = input[count - 1] != UInt8(ascii: "=") ? 0 : input[count - 2] != UInt8(ascii: "=") ? 1 : 2
+        let length = count / 4 * 3 - padding
+        var valid = true
+        let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            input.withUnsafeBufferPointer { source in
+                values.withUnsafeBufferPointer { table in
+                    func quad(_ index: Int, _ third: UInt8, _ fourth: UInt8) -> UInt32? {
+                        let a = table[Int(source[index])]
+                        let b = table[Int(source[index + 1])]
+                        guard (a | b | third | fourth) & 0x80 == 0 else { return nil }
+                        return UInt32(a) << 18 | UInt32(b) << 12 | UInt32(third) << 6 | UInt32(fourth)
+                    }
+                    var index = 0
+                    var at = 0
+                    while index < count - 4 {
+                        guard
+                            let value = quad(
+                                index, table[Int(source[index + 2])], table[Int(source[index + 3])])
+                        else {
+                            valid = false
+                            return
+                        }
+                        buffer[at] = UInt8(truncatingIfNeeded: value >> 16)
+                        buffer[at + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                        buffer[at + 2] = UInt8(truncatingIfNeeded: value)
+                        at += 3
+                        index += 4
+                    }
+                    let third = padding == 2 ? 0 : table[Int(source[index + 2])]
+                    let fourth = padding >= 1 ? 0 : table[Int(source[index + 3])]
+                    // No bits may be left over in front of the padding.
+                    guard let value = quad(index, third, fourth),
+                        padding != 2 || value & 0xffff == 0, padding != 1 || value & 0xff == 0
+                    else {
+                        valid = false
+                        return
+                    }
+                    for offset in 0..<(3 - padding) {
+                        buffer[at + offset] = UInt8(truncatingIfNeeded: value >> (16 - 8 * UInt32(offset)))
+                    }
                 }
-                if padding > 0 && byte != UInt8(ascii: "=") { return nil }
-                quad = quad << 6 | value
             }
-            let decoded = [UInt8(quad >> 16 & 0xff), UInt8(quad >> 8 & 0xff), UInt8(quad & 0xff)]
-            if padding == 2 && quad & 0xffff != 0 { return nil }
-            if padding == 1 && quad & 0xff != 0 { return nil }
-            out.append(contentsOf: decoded[0..<(3 - padding)])
-            index += 4
+            // Bytes are trivial: an unfinished buffer is dropped as empty.
+            initialized = valid ? length : 0
         }
-        return out
+        return valid ? out : nil
     }
 }

@@ -71,7 +71,7 @@ import Testing
             let input = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             let out = [UInt8](unsafeUninitializedCapacity: Base64Lines.encodedLength(count) + 8) {
                 buffer, initialized in
-                initialized = Base64Lines.encode(input, into: buffer.baseAddress!)
+                initialized = input.withUnsafeBytes { Base64Lines.encode($0, into: buffer.baseAddress!) }
             }
             #expect(out.count == Base64Lines.encodedLength(count))
             let text = String(decoding: out, as: UTF8.self)

@@ -178,7 +178,7 @@ import Testing
     func prepared(_ e: GatewayEndpoint, _ plan: RequestPlan, _ body: String) -> (PreparedRequest, RequestSummary) {
         var limit = 0
         switch plan {
-        case .readJSON(let l, _), .readRaw(_, let l, _): limit = l
+        case .readJSON(let l, _), .readRaw(_, let l, _), .readCompose(let l, _): limit = l
         case .answer, .lookUpDelivery: break
         }
         let store = e.makeStore(limit: limit)
@@ -191,8 +191,11 @@ import Testing
         let ok = prepared(
             e, .readJSON(limit: 3000, access: Access()),
             #"{"sender":"a@b.test","recipients":["u@x.test"],"message":"hi\n"}"#)
-        guard case .deliver(let input, let message, _) = ok.0 else { Issue.record("not delivered"); return }
-        #expect(input.recipients == [Array("u@x.test".utf8)] && message.bytes() == Array("hi\n".utf8))
+        guard case .deliver(let submission, _) = ok.0 else { Issue.record("not delivered"); return }
+        let (input, message) = (submission.input, submission.message)
+        #expect(
+            submission.messageID == nil && input.recipients == [Array("u@x.test".utf8)]
+                && message.bytes() == Array("hi\n".utf8))
         #expect(ok.1.sender == "a@b.test" && ok.1.recipientCount == 1)
 
         let tooLarge = prepared(e, .readJSON(limit: 10, access: Access()), #"{"sender":"a@b.test"}"#)
@@ -215,7 +218,8 @@ import Testing
         let input = try DeliveryInput(sender: [], recipients: [Array("u@x.test".utf8)], host: nil, maxRecipients: 3)
         let result = prepared(
             e, .readRaw(input, limit: 1000, access: Access()), String(repeating: "line\n", count: 100))
-        guard case .deliver(_, let message, _) = result.0 else { Issue.record("not delivered"); return }
+        guard case .deliver(let submission, _) = result.0 else { Issue.record("not delivered"); return }
+        let message = submission.message
         #expect(message.isSpooled && message.bytes().count == 500)
         #expect(message.facts.size == 600)
     }
@@ -237,7 +241,7 @@ import Testing
             host: Array("x.test".utf8), recipientIndices: [0],
             report: DeliveryReport(
                 recipientReports: [Report(.recipientAccepted, [])], messageReport: Report(.messageAccepted, "ok\n")))
-        let (response, summary) = e.answer(input, results: [delivered])
+        let (response, summary) = e.answer(Submission(input, StoredMessage([])), results: [delivered])
         #expect(response.status == 200 && summary.outcome == .delivered && summary.hosts == ["x.test"])
         #expect(
             String(decoding: response.body, as: UTF8.self)

@@ -166,7 +166,8 @@ import Testing
             switch plan.0 {
             case .answer(let response):
                 return (response.status, plan.1.error, Dictionary(response.headers, uniquingKeysWith: { a, _ in a }))
-            case .readRaw(_, _, let access), .readJSON(_, let access), .lookUpDelivery(_, let access):
+            case .readRaw(_, _, let access), .readJSON(_, let access), .readCompose(_, let access),
+                .lookUpDelivery(_, let access):
                 return (0, plan.1.token, Dictionary(access.rateFields, uniquingKeysWith: { a, _ in a }))
             }
         }

@@ -25,4 +25,26 @@ import Testing
             #expect(Base64.decode(bad) == nil, "\(bad)")
         }
     }
+
+    @Test func everyLengthRoundTripsAndAnyBadSymbolIsRefused() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt8 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: seed >> 33)
+        }
+        for length in 0...200 {
+            let bytes = (0..<length).map { _ in next() }
+            let encoded = Base64.encode(bytes)
+            #expect(Base64.decode(bytes: encoded) == bytes)
+            guard !encoded.isEmpty else { continue }
+            for bad in [UInt8(ascii: "-"), UInt8(ascii: "\n"), 0, 0xC3] {
+                var broken = encoded
+                broken[Int(next()) % broken.count] = bad
+                #expect(Base64.decode(bytes: broken) == nil)
+            }
+            var early = encoded
+            early[Int(next()) % max(1, early.count - 4)] = UInt8(ascii: "=")
+            if early.count > 4 { #expect(Base64.decode(bytes: early) == nil) }
+        }
+    }
 }

@@ -29,7 +29,8 @@ public struct DeliveryAnswer: Sendable {
     /// Seconds a client should wait before retrying deferred recipients.
     static let retryAfterSeconds = 300
 
-    public init(recipients: [[UInt8]], results: [GroupResult]) {
+    /// `fields` go first in the answer: what the route adds (POST /v1/messages' "message_id").
+    public init(recipients: [[UInt8]], results: [GroupResult], fields: [(String, JSONValue)] = []) {
         var perRecipient = [(outcome: Outcome, host: [UInt8], report: Report)?](repeating: nil, count: recipients.count)
         for result in results {
             let message = result.report.messageReport
@@ -92,12 +93,13 @@ public struct DeliveryAnswer: Sendable {
                     ),
                 ])
             })
-        let body = JSONValue.object([
-            ("outcome", .string(overall.rawValue)),
-            ("possible_duplicate", .bool(outcomes.contains(.uncertain))),
-            ("recipients", recipientsJSON),
-            ("deliveries", deliveriesJSON),
-        ])
+        let body = JSONValue.object(
+            fields + [
+                ("outcome", .string(overall.rawValue)),
+                ("possible_duplicate", .bool(outcomes.contains(.uncertain))),
+                ("recipients", recipientsJSON),
+                ("deliveries", deliveriesJSON),
+            ])
         switch overall {
         case .delivered: response = .json(200, body)
         case .failed: response = .json(422, body)

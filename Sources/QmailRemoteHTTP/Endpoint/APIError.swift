@@ -86,6 +86,8 @@ public struct APIError: Error, Sendable, Equatable {
     static let unsupportedMediaType = APIError(
         415, "unsupported_media_type",
         "send application/json or message/rfc822")
+    static let composeNeedsJSON = APIError(
+        415, "unsupported_media_type", "POST /v1/messages takes application/json only")
 
     // MARK: - The delivery request
 

@@ -16,6 +16,8 @@ public enum RequestPlan: Sendable {
     case readJSON(limit: Int, access: Access)
     /// Read a message/rfc822 body of at most `limit` bytes for this envelope.
     case readRaw(DeliveryInput, limit: Int, access: Access)
+    /// Read a POST /v1/messages JSON body of at most `limit` bytes.
+    case readCompose(limit: Int, access: Access)
     /// Answer with a queued delivery's status, read from the store (off the library's thread).
     case lookUpDelivery(id: String, access: Access)
 }
@@ -66,7 +68,7 @@ public enum PreparedRequest {
     case answer(HTTPResponse)
     /// The common point of every submitting route: idempotency, queuing,
     /// delivery and the answer all come after it (DeliveryIntake).
-    case deliver(DeliveryInput, StoredMessage, Access)
+    case deliver(Submission, Access)
 }
 
 public final class GatewayEndpoint: Sendable {
@@ -75,15 +77,19 @@ public final class GatewayEndpoint: Sendable {
     public let bodyMemory: BodyMemory
     public let tokens: BearerTokens
     let rates = RateLimiter()
+    /// The right side of the Message-IDs POST /v1/messages writes.
+    let messageIDHost: MessageIDHost
     private let metricsText: @Sendable () -> String
 
     public init(
         settings: GatewaySettings, lifecycle: Lifecycle, bodyMemory: BodyMemory,
+        messageIDHost: MessageIDHost = MessageIDHost(fixed: "localhost"),
         metricsText: @escaping @Sendable () -> String
     ) {
         self.settings = settings
         self.lifecycle = lifecycle
         self.bodyMemory = bodyMemory
+        self.messageIDHost = messageIDHost
         self.metricsText = metricsText
         tokens = BearerTokens(settings.tokens)
     }
@@ -176,7 +182,7 @@ public final class GatewayEndpoint: Sendable {
                         status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
                         body: Array(metricsText().utf8))), summary
             )
-        case "/v1/deliveries":
+        case "/v1/deliveries", "/v1/messages":
             guard head.method == "POST" else { return refuse(.methodNotAllowed("POST")) }
         case let path where path.hasPrefix(Self.deliveryPathPrefix):
             let id = String(path.dropFirst(Self.deliveryPathPrefix.count))
@@ -200,16 +206,18 @@ public final class GatewayEndpoint: Sendable {
         let mediaType = head.value("Content-Type")?.split(separator: ";").first
             .map { FramingCheck.trimmed(String($0)).lowercased() }
         let limit: Int
+        let composing = screened.path == "/v1/messages"
         switch mediaType {
         case "application/json": limit = settings.maxJSONBodyBytes
-        case "message/rfc822": limit = settings.maxMessageBytes
-        default: return refuse(.unsupportedMediaType)
+        case "message/rfc822" where !composing: limit = settings.maxMessageBytes
+        default: return refuse(composing ? .composeNeedsJSON : .unsupportedMediaType)
         }
         if let length = screened.length, length > limit { return refuse(.tooLarge(limit)) }
         if mediaType == "application/json" {
             if !screened.query.isEmpty {
                 return refuse(.badRequest("invalid_query", "a JSON delivery takes no query parameters"))
             }
+            if composing { return (.readCompose(limit: limit, access: access), summary) }
             return (.readJSON(limit: limit, access: access), summary)
         }
         do throws(APIError) {
@@ -262,7 +270,7 @@ public final class GatewayEndpoint: Sendable {
                     sender: payload.sender, recipients: payload.recipients, recipientCount: payload.recipientCount,
                     host: payload.host, maxRecipients: settings.maxRecipients)
                 try access.permit(input)
-                return (.deliver(input, payload.message, access), summary)
+                return (.deliver(Submission(input, payload.message), access), summary)
             case .readRaw(let input, _, let given):
                 access = given
                 summary.token = access.tokenName
@@ -271,7 +279,11 @@ public final class GatewayEndpoint: Sendable {
                 guard let body else { throw .spoolFailed }
                 if body.tooLarge { throw .tooLarge(body.limit) }
                 guard let message = body.finish() else { throw .spoolFailed }
-                return (.deliver(input, message, access), summary)
+                return (.deliver(Submission(input, message), access), summary)
+            case .readCompose(_, let given):
+                access = given
+                summary.token = access.tokenName
+                return (.deliver(try compose(body, access: access, summary: &summary), access), summary)
             }
         } catch {
             summary.error = error.code
@@ -281,14 +293,16 @@ public final class GatewayEndpoint: Sendable {
 
     /// The answer to the deliveries' results.
     public func answer(
-        _ input: DeliveryInput, results: [GroupResult], access: Access = Access()
+        _ submission: Submission, results: [GroupResult], access: Access = Access()
     ) -> (HTTPResponse, RequestSummary) {
+        let input = submission.input
         var summary = RequestSummary()
         summary.token = access.tokenName
         summary.sender = String(decoding: input.sender, as: UTF8.self)
         summary.recipientCount = input.recipients.count
         summary.hosts = results.map { String(decoding: $0.host, as: UTF8.self) }
-        let answer = DeliveryAnswer(recipients: input.recipients, results: results)
+        let answer = DeliveryAnswer(
+            recipients: input.recipients, results: results, fields: submission.answerFields)
         summary.outcome = answer.outcome
         summary.recipientOutcomes = answer.recipientOutcomes
         return (access.carrying(answer.response), summary)

@@ -1,12 +1,19 @@
 // What makes two requests with one Idempotency-Key "the same request": the
 // envelope, the host and the message bytes, as decoded (not the JSON or the
-// query they came in, so a route or a field order cannot tell them apart).
+// query they came in, so a form or a field order cannot tell them apart).
 // SHA-256 over length-prefixed fields; the message is read in 64 KiB pieces.
+// POST /v1/messages brings its own, made from its fields (ComposeFingerprint).
 
 import QmailRemote
 import QmailSupport
 
 enum RequestFingerprint {
+    /// The one the route made from the request (POST /v1/messages, whose built
+    /// message is new each time), else the envelope's and the message's.
+    static func of(_ submission: Submission) -> [UInt8]? {
+        submission.requestFingerprint ?? of(submission.input, submission.message)
+    }
+
     /// nil when the message cannot be read back (a spool file gone bad).
     static func of(_ input: DeliveryInput, _ message: StoredMessage) -> [UInt8]? {
         var hash = SHA256()

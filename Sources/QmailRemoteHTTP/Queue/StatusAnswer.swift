@@ -4,10 +4,12 @@
 // synchronous answer). Times are RFC 3339 in UTC. No store access here.
 
 enum StatusAnswer {
-    /// 202: committed to the queue; where to ask for its status.
-    static func accepted(id: String) -> HTTPResponse {
+    /// 202: committed to the queue; where to ask for its status. `fields` go
+    /// first: what the route adds (POST /v1/messages' "message_id").
+    static func accepted(id: String, fields: [(String, JSONValue)] = []) -> HTTPResponse {
         .json(
-            202, .object([("id", .string(id)), ("status", .string(DeliveryStatus.State.queued.rawValue))]),
+            202,
+            .object(fields + [("id", .string(id)), ("status", .string(DeliveryStatus.State.queued.rawValue))]),
             headers: [
                 ("Location", GatewayEndpoint.deliveryPathPrefix + id), ("Preference-Applied", "respond-async"),
             ])

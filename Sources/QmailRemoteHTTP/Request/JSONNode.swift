@@ -1,8 +1,9 @@
-// A whole JSON value in memory, for small bodies whose shape is read after
-// parsing (the compose API's): the streaming JSONReader's grammar and checks
-// (UTF-8, no duplicate keys, nesting at most 32, nothing after the value),
-// with errors that say where the text went wrong. Large messages use
-// JSONPayload, which never builds a tree.
+// A whole JSON value in memory, for small values whose shape is read after
+// parsing (the compose API's addresses, subject and headers): the streaming
+// JSONReader's grammar and checks (UTF-8, no duplicate keys, nesting at most
+// 32, nothing after the value), with errors that say where the text went
+// wrong, and a budget for the string bytes kept. Large strings are streamed
+// by JSONPayload and ComposePayload, never held in a tree.
 
 public indirect enum JSONNode: Equatable, Sendable {
     case object([(String, JSONNode)])
@@ -47,7 +48,8 @@ extension JSONReader {
     static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONNode {
         var reader = JSONReader(StoredMessage(bytes).reader(), length: bytes.count)
         do {
-            let value = try reader.node(depth: 0)
+            var budget = Int.max
+            let value = try reader.node(depth: 0, budget: &budget)
             try reader.finish()
             return value
         } catch {
@@ -58,7 +60,9 @@ extension JSONReader {
         }
     }
 
-    private mutating func node(depth: Int) throws(JSONReadError) -> JSONNode {
+    /// The value here. `budget`: the string bytes (keys included) it may
+    /// still keep; past it, strings are kept cut and the budget goes below zero.
+    mutating func node(depth: Int, budget: inout Int) throws(JSONReadError) -> JSONNode {
         if depth > Self.maximumDepth { throw error("nested too deeply") }
         try skipWhitespace()
         guard let first = try peek() else { throw error("unexpected end") }
@@ -75,12 +79,12 @@ extension JSONReader {
             while true {
                 try skipWhitespace()
                 guard try peek() == UInt8(ascii: "\"") else { throw error("expected a key") }
-                let key = try text()
+                let key = try text(&budget, cap: JSONPayload.stringCap)
                 if !seen.insert(key).inserted { throw error("duplicate key \(key.prefix(64))") }
                 try skipWhitespace()
                 guard try peek() == UInt8(ascii: ":") else { throw error("expected ':'") }
                 take()
-                members.append((key, try node(depth: depth + 1)))
+                members.append((key, try node(depth: depth + 1, budget: &budget)))
                 if try endOfMember(closing: UInt8(ascii: "}")) { return .object(members) }
             }
         case UInt8(ascii: "["):
@@ -92,10 +96,10 @@ extension JSONReader {
                 return .array([])
             }
             while true {
-                items.append(try node(depth: depth + 1))
+                items.append(try node(depth: depth + 1, budget: &budget))
                 if try endOfMember(closing: UInt8(ascii: "]")) { return .array(items) }
             }
-        case UInt8(ascii: "\""): return .string(try text())
+        case UInt8(ascii: "\""): return .string(try text(&budget))
         case UInt8(ascii: "t"):
             try literal("true")
             return .bool(true)
@@ -111,9 +115,11 @@ extension JSONReader {
         }
     }
 
-    private mutating func text() throws(JSONReadError) -> String {
-        var bytes = CappedBytes(cap: Int.max)
+    /// A string, cut at `cap` bytes (keys) or at what the budget has left.
+    private mutating func text(_ budget: inout Int, cap: Int = .max) throws(JSONReadError) -> String {
+        var bytes = CappedBytes(cap: min(cap, max(0, budget)))
         try readString(into: &bytes)
+        budget = bytes.overflowed || bytes.bytes.count > budget ? -1 : budget - bytes.bytes.count
         return String(decoding: bytes.bytes, as: UTF8.self)
     }
 }

@@ -51,13 +51,13 @@ private struct Fields {
     var recipientCount = 0
     var recipientsGiven = false
     var badRecipient: (index: Int, type: String)?
-    var message: MessageSink
+    var message: TextSink
     var base64: Base64Sink
     var messageFields = 0
 
     init(maxRecipients: Int, message store: SpooledBytes) {
         self.maxRecipients = maxRecipients
-        message = MessageSink(store)
+        message = TextSink(store)
         base64 = Base64Sink(store)
     }
 
@@ -185,58 +185,5 @@ private struct Fields {
         guard let stored = store.finish() else { throw .spoolFailed }
         return JSONPayload(
             sender: sender, recipients: recipients, recipientCount: recipientCount, host: host, message: stored)
-    }
-}
-
-/// The message field's text, staged in pieces into its store.
-private struct MessageSink: JSONStringSink {
-    let store: SpooledBytes
-    private var staged: [UInt8] = []
-
-    init(_ store: SpooledBytes) { self.store = store }
-
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        staged.append(contentsOf: bytes)
-        if staged.count >= 65536 { flush() }
-    }
-
-    mutating func flush() {
-        if !staged.isEmpty { store.append(staged) }
-        staged.removeAll(keepingCapacity: true)
-    }
-}
-
-/// message_base64, decoded a piece at a time with the core's strict decoder:
-/// padding is allowed only in the very last quad.
-private struct Base64Sink: JSONStringSink {
-    let store: SpooledBytes
-    private var pending: [UInt8] = []
-    private(set) var invalid = false
-
-    init(_ store: SpooledBytes) { self.store = store }
-
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        if invalid { return }
-        pending.append(contentsOf: bytes)
-        // The last quad stays pending: it may be the one with padding.
-        if pending.count >= 65536 + 4 {
-            let length = (pending.count - 4) / 4 * 4
-            decode(pending[0..<length], final: false)
-            pending.removeFirst(length)
-        }
-    }
-
-    mutating func finish() {
-        if invalid || pending.isEmpty { return }
-        decode(pending[...], final: true)
-        pending = []
-    }
-
-    private mutating func decode(_ text: ArraySlice<UInt8>, final: Bool) {
-        guard final || !text.contains(UInt8(ascii: "=")), let bytes = Base64.decode(bytes: Array(text)) else {
-            invalid = true
-            return
-        }
-        store.append(bytes)
     }
 }

@@ -83,6 +83,29 @@ public final class StoredMessage: Sendable {
         }
         return out
     }
+
+    /// The bytes when they are held in memory (no copy), else nil.
+    var bytesInMemory: [UInt8]? {
+        if case .memory(let bytes) = storage { return bytes }
+        return nil
+    }
+
+    /// Copies the bytes from `offset` on into `buffer`: how many (0 at the
+    /// end), nil when the spool file cannot be read.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int? {
+        switch storage {
+        case .memory(let bytes):
+            let count = max(0, min(buffer.count, bytes.count - offset))
+            if count > 0 {
+                bytes.withUnsafeBytes {
+                    buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: count)
+                }
+            }
+            return count
+        case .file(let file):
+            return file.read(into: buffer, at: offset)
+        }
+    }
 }
 
 private final class MemoryReader: MessageSource {

@@ -41,18 +41,19 @@ final class DeliveryIntake: Sendable {
     /// `answered` is called exactly once, on some other thread (or this one,
     /// for a refusal before anything started), with the answer as sent: the
     /// token's name in the summary, its rate fields in the headers.
-    func accept(_ input: DeliveryInput, _ message: StoredMessage, _ access: Access, answered: @escaping Answered) {
+    func accept(_ submission: Submission, _ access: Access, answered: @escaping Answered) {
         let options = access.options
+        let message = submission.message
         guard options.needsStore else {
-            deliverNow(input, message) { response, summary in Self.reply(response, summary, access, answered) }
+            deliverNow(submission) { response, summary in Self.reply(response, summary, access, answered) }
             return
         }
         // Queued without a key, small and in memory: nothing to wait for here
         // (the commit's completion answers), so no store caller thread either.
         if options.idempotencyKey == nil, !message.isSpooled, !store.keepsInFile(bodyOf: message.count) {
-            return enqueue(input, message, access, Self.summary(input), answered)
+            return enqueue(submission, access, Self.summary(submission.input), answered)
         }
-        callers.submit { [self] in acceptWithStore(input, message, access, answered) }
+        callers.submit { [self] in acceptWithStore(submission, access, answered) }
     }
 
     /// GET /v1/deliveries/{id}: the status, if the id was queued with this access's scope.
@@ -74,28 +75,26 @@ final class DeliveryIntake: Sendable {
 
     /// The delivery's answer as it would be stored: without the rate fields
     /// of the request that ran it.
-    private func deliverNow(_ input: DeliveryInput, _ message: StoredMessage, _ delivered: @escaping Answered) {
+    private func deliverNow(_ submission: Submission, _ delivered: @escaping Answered) {
         do throws(APIError) {
-            try service.start(input, message: message) { [endpoint] results in
-                let (response, summary) = endpoint.answer(input, results: results)
+            try service.start(submission.input, message: submission.message) { [endpoint] results in
+                let (response, summary) = endpoint.answer(submission, results: results)
                 delivered(response, summary)
             }
         } catch {
-            var summary = Self.summary(input)
+            var summary = Self.summary(submission.input)
             summary.error = error.code
             delivered(error.response, summary)
         }
     }
 
     /// On a store caller thread.
-    private func acceptWithStore(
-        _ input: DeliveryInput, _ message: StoredMessage, _ access: Access, _ answered: @escaping Answered
-    ) {
-        var summary = Self.summary(input)
+    private func acceptWithStore(_ submission: Submission, _ access: Access, _ answered: @escaping Answered) {
+        var summary = Self.summary(submission.input)
         let options = access.options
         let scope = access.scope
         if let key = options.idempotencyKey {
-            guard let fingerprint = RequestFingerprint.of(input, message) else {
+            guard let fingerprint = RequestFingerprint.of(submission) else {
                 return Self.refuse(.spoolFailed, summary, access, answered)
             }
             do throws(StoreError) {
@@ -121,10 +120,10 @@ final class DeliveryIntake: Sendable {
             }
         }
         if options.respondAsync {
-            enqueue(input, message, access, summary, answered)
+            enqueue(submission, access, summary, answered)
         } else {
             let idempotency = summary.idempotency
-            deliverNow(input, message) { [self] response, summary in
+            deliverNow(submission) { [self] response, summary in
                 var delivered = summary
                 delivered.idempotency = idempotency
                 guard let key = options.idempotencyKey else { return Self.reply(response, delivered, access, answered) }
@@ -139,9 +138,9 @@ final class DeliveryIntake: Sendable {
     /// Commits the delivery (and the key's 202) to the queue, then answers 202
     /// from the commit's completion. Blocks only to write a large body's file.
     private func enqueue(
-        _ input: DeliveryInput, _ message: StoredMessage, _ access: Access, _ summary: RequestSummary,
-        _ answered: @escaping Answered
+        _ submission: Submission, _ access: Access, _ summary: RequestSummary, _ answered: @escaping Answered
     ) {
+        let (input, message) = (submission.input, submission.message)
         let options = access.options
         let scope = access.scope
         var summary = summary
@@ -155,7 +154,7 @@ final class DeliveryIntake: Sendable {
             id: id, scope: scope, sender: input.sender, host: input.host,
             recipients: zip(input.recipients, hosts).map { QueuedRecipient(address: $0, host: $1) },
             message: message.queueBody)
-        let response = StatusAnswer.accepted(id: id)
+        let response = StatusAnswer.accepted(id: id, fields: submission.answerFields)
         let completion = options.idempotencyKey.map {
             IdempotencyCompletion(scope: scope, key: $0, answer: Self.stored(response))
         }

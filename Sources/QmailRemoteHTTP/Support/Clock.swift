@@ -18,3 +18,14 @@ enum Clock {
         return Int64(spec.tv_sec)
     }
 }
+
+extension Clock {
+    /// The local time's offset east of UTC at `epochSeconds` (the TZ
+    /// environment or /etc/localtime), for the Date of a message.
+    static func utcOffsetSeconds(at epochSeconds: Int64) -> Int {
+        var time = time_t(epochSeconds)
+        var parts = tm()
+        guard localtime_r(&time, &parts) != nil else { return 0 }
+        return Int(parts.tm_gmtoff)
+    }
+}
