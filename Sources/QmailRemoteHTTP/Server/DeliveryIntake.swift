@@ -1,5 +1,6 @@
 // Where every route that delivers meets once its body is decoded (POST
-// /v1/deliveries; POST /v1/messages too): an envelope, a message and the
+// /v1/deliveries; POST /v1/messages too): a Submission (envelope, message,
+// what the route's answers add, its own fingerprint if it has one) and the
 // request's Access (token, rate fields, the client's options) become an
 // answer. Without an Idempotency-Key or
 // Prefer: respond-async the delivery runs at once, as it always did, and the
