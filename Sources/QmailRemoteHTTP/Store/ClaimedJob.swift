@@ -15,6 +15,7 @@ public struct ClaimedJob: Sendable {
     /// Pending or deferred recipients, in request order.
     public let recipients: [ClaimedRecipient]
     public let message: StoredBody
+    /// This claim's owner: the worker's name and a token of the claim.
     public let worker: String
     /// An earlier attempt wrote the final dot and never learned the answer:
     /// this one may deliver a second copy.

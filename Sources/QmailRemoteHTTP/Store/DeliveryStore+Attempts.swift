@@ -51,14 +51,19 @@ extension DeliveryStore {
                     continue
                 }
                 let number = attempts + 1
+                // Each claim is its own owner: a worker that claims again a job
+                // whose lease ran out under it (a reclaim keeps the attempt's
+                // number while no dot was marked) must not find its first claim
+                // still able to mark the dot.
+                let owner = "\(worker)#\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
                 _ = try connection.execute(
                     """
                     UPDATE jobs SET attempts = $3, lease_owner = $4, lease_until = $5, lease_attempt = $6, dot_marked = 0
                     WHERE delivery_id = $1 AND host = $2
-                    """, id, host, .integer(attempts), .text(worker), .integer(now + leaseSeconds), .integer(number))
+                    """, id, host, .integer(attempts), .text(owner), .integer(now + leaseSeconds), .integer(number))
                 _ = try connection.execute(
                     "INSERT INTO attempts (delivery_id, host, number, worker, started_at) VALUES ($1, $2, $3, $4, $5)",
-                    id, host, .integer(number), .text(worker), .integer(now))
+                    id, host, .integer(number), .text(owner), .integer(now))
                 guard
                     let delivery = try connection.execute(
                         "SELECT sender, queued_at, message, message_file FROM deliveries WHERE id = $1", id
@@ -77,7 +82,7 @@ extension DeliveryStore {
                         recipients: recipients.map {
                             ClaimedRecipient(position: Int($0[0].integer!), address: $0[1].bytes!)
                         },
-                        message: body, worker: worker, possibleDuplicate: recipients.contains { $0[2].integer == 1 }))
+                        message: body, worker: owner, possibleDuplicate: recipients.contains { $0[2].integer == 1 }))
             }
             return claimed
         }

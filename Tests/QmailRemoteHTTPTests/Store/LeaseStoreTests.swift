@@ -30,6 +30,20 @@ import Testing
     }
 
     @Test(arguments: Engine.available)
+    func aWorkerThatClaimsItsOwnExpiredJobAgainHoldsOnlyTheNewClaim(engine: Engine) throws {
+        // Its first delivery may still be running (a lease renewed too late):
+        // only one of the two may write the final dot.
+        let store = try StoreFixture(engine).open()
+        try store.enqueue(newDelivery(["a@x.test"]), now: 1000)
+        let first = try #require(try store.claimDueJobs(worker: "w", limit: 1, leaseSeconds: 60, now: 1000).first)
+        let second = try #require(try store.claimDueJobs(worker: "w", limit: 1, leaseSeconds: 60, now: 1061).first)
+        #expect(second.deliveryID == first.deliveryID && second.attempt == first.attempt)
+        #expect(try store.markFinalDot(first, leaseSeconds: 60, now: 1062) == false)
+        #expect(try store.renewLeases([first], leaseSeconds: 60, now: 1062) == [false])
+        #expect(try store.markFinalDot(second, leaseSeconds: 60, now: 1062))
+    }
+
+    @Test(arguments: Engine.available)
     func aJobGivenBackIsDueAtOnceAsIfNeverTried(engine: Engine) throws {
         let store = try StoreFixture(engine).open()
         let delivery = newDelivery(["a@x.test"])
